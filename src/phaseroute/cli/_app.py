@@ -1,0 +1,66 @@
+"""Builds the Typer application and turns phaseroute's errors into exit codes.
+
+Exit codes: 0 success; 1 a user mistake (policy, dataset, request) or a check that found
+problems; 2 a usage error (unknown option, missing argument); 3 a run-time failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from phaseroute.errors import PhaserouteError, UserError
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_FAILURE = 3
+
+
+def build_app() -> typer.Typer:
+    """The full command tree. Each noun module contributes its commands."""
+    from phaseroute.cli import policy
+
+    app = typer.Typer(
+        name="phaseroute",
+        help="Route each phase of an LLM workflow to the model tier it needs.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    policy.register(app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and exit with a meaningful code."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on `argv` and return the exit code (never raises for user mistakes)."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    app = build_app()
+    try:
+        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.exceptions.ClickException as e:
+        e.show(file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as e:
+        for problem in e.problems:
+            err.print(f"[bold red]error:[/] {escape(problem.render())}")
+        return EXIT_PROBLEMS
+    except PhaserouteError as e:
+        err.print(f"[bold red]failed:[/] {escape(str(e))}")
+        return EXIT_FAILURE
+    return int(result) if isinstance(result, int) else EXIT_OK

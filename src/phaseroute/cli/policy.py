@@ -1,0 +1,117 @@
+"""``phaseroute check`` and ``phaseroute explain``: the policy and its compiled plan."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from phaseroute.errors import RequestError
+from phaseroute.policy import PhaseDecision, RoutingPlan, load_plan, plan_summary
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+PolicyArg = Annotated[Path, typer.Argument(help="The policy YAML file.", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("explain")(explain)
+
+
+def check(policy: PolicyArg) -> None:
+    """Validate POLICY: exit 0 if it compiles, 1 with one message per problem if not."""
+    plan = load_plan(policy)
+    n = len(plan.decisions)
+    Console(highlight=False).print(
+        f"{policy}: ok — {len(plan.policy.workflows)} workflow(s), {n} phase(s), "
+        f"policy hash {plan.policy_hash[:12]}"
+    )
+
+
+def explain(
+    policy: PolicyArg,
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
+    phase: Annotated[str | None, typer.Option(help="Only this phase.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Show every phase's route: tier, model, basis, the reasons and the warnings."""
+    plan = load_plan(policy)
+    decisions = select(plan, workflow, phase)
+    console = Console(highlight=False)
+    if fmt is Format.json:
+        keys = {d.key for d in decisions}
+        rows = [r for r in plan_summary(plan) if (r["workflow"], r["phase"]) in keys]
+        doc = {"policy": str(policy), "policy_hash": plan.policy_hash, "phases": rows}
+        console.print_json(json.dumps(doc))
+    elif fmt is Format.markdown:
+        console.print(markdown(plan, decisions), markup=False)
+    else:
+        console.print(table(plan, decisions))
+
+
+def select(plan: RoutingPlan, workflow: str | None, phase: str | None) -> list[PhaseDecision]:
+    if workflow is not None and phase is not None:
+        return [plan.decision(workflow, phase)]
+    if workflow is not None:
+        return plan.for_workflow(workflow)
+    if phase is not None:
+        found = [d for d in plan if d.phase == phase]
+        if not found:
+            raise RequestError(f"no workflow of this policy has a phase named {phase!r}")
+        return found
+    return list(plan)
+
+
+def table(plan: RoutingPlan, decisions: list[PhaseDecision]) -> Table:
+    t = Table(
+        title=f"Routing plan — policy {plan.policy_hash[:12]}",
+        show_lines=True,
+        expand=True,
+    )
+    for col in ("phase", "kind", "tier", "model", "basis"):
+        t.add_column(col, no_wrap=col != "phase")
+    t.add_column("reasons", ratio=3)
+    t.add_column("warnings", ratio=2, style="yellow")
+    for d in decisions:
+        t.add_row(
+            f"{d.workflow}/{d.phase}" + (" [bold](audit)[/]" if d.audit else ""),
+            d.kind.value,
+            d.tier,
+            d.model.name,
+            d.basis.value,
+            "\n".join(d.reasons),
+            "\n".join(f"⚠ {w}" for w in d.warnings),
+        )
+    return t
+
+
+def markdown(plan: RoutingPlan, decisions: list[PhaseDecision]) -> str:
+    lines = [
+        f"# Routing plan (policy `{plan.policy_hash[:12]}`)",
+        "",
+        "| phase | kind | tier | model | basis | reasons | warnings |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in decisions:
+        cells = [
+            f"{d.workflow}/{d.phase}" + (" (audit)" if d.audit else ""),
+            d.kind.value,
+            d.tier,
+            f"{d.model.name} (`{d.model.model_id}`)",
+            d.basis.value,
+            "<br>".join(d.reasons),
+            "<br>".join(d.warnings),
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,574 @@
+"""The phase diagnostic: cross-checks a validated policy and decides every phase's tier.
+
+Rules, applied per phase in this order (DESIGN §3); each decision records why:
+
+1. audit phases stay on the top tier (a cheaper route needs a justified override);
+2. ``missed_risk`` needs the strong tier unless measured non-inferior on recall;
+3. ``throughput`` with a valid catcher goes to the cheapest tier;
+4. a phase feeding a rule-1/2 phase with no catcher in between inherits depth;
+5. kind defaults decide what is still open;
+6. measurement overrides rules 2-5 (never rule 1 silently).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from phaseroute.errors import PolicyError, Problem
+from phaseroute.policy._loader import LoadedPolicy, SourceMap
+from phaseroute.policy._plan import Basis, ModelChoice, PhaseDecision, PhaseEvidence, RoutingPlan
+from phaseroute.policy._schema import (
+    DEEP_KINDS,
+    CatastrophicError,
+    PhaseConfig,
+    Policy,
+    WorkflowConfig,
+)
+
+INTUITION = "decided by intuition — measure it"
+
+
+def policy_hash(policy: Policy) -> str:
+    """SHA-256 over the RFC 8785 canonical JSON of the policy's meaning.
+
+    Key order, comments and whitespace do not change it; ``feeds`` is a set, so its
+    order does not either. Any change of a value does.
+    """
+    data = policy.model_dump(mode="json", by_alias=True)
+    for wf in data["workflows"].values():
+        for phase in wf["phases"].values():
+            phase["feeds"] = sorted(set(phase["feeds"]))
+    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+
+
+def evidence_hash(evidence: Mapping[tuple[str, str], PhaseEvidence]) -> str | None:
+    if not evidence:
+        return None
+    rows = [
+        [e.workflow, e.phase, e.metric, e.summary, e.model, e.stale, e.suspicious]
+        for _, e in sorted(evidence.items())
+    ]
+    return hashlib.sha256(rfc8785.dumps(rows)).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Tiers:
+    names: tuple[str, ...]
+    strong: str
+    cheap: str
+
+    def rank(self, tier: str) -> int:
+        return self.names.index(tier)
+
+    @property
+    def top(self) -> str:
+        return self.names[-1]
+
+
+class _Compiler:
+    def __init__(self, loaded: LoadedPolicy, evidence: Mapping[tuple[str, str], PhaseEvidence]):
+        self.policy = loaded.policy
+        self.src: SourceMap = loaded.source
+        self.evidence = evidence
+        self.base_dir = loaded.path.resolve().parent if loaded.path else Path.cwd()
+        self.problems: list[Problem] = []
+
+    def error(self, path: tuple[str | int, ...], message: str, fix: str) -> None:
+        self.problems.append(self.src.problem(path, message, fix))
+
+    # ------------------------------------------------------------------ lint
+
+    def check_tiers(self) -> _Tiers | None:
+        p = self.policy
+        seen: set[str] = set()
+        for i, tier in enumerate(p.tiers):
+            if tier in seen:
+                self.error(
+                    ("tiers", i),
+                    f"tiers do not order: {tier!r} appears twice",
+                    "list each tier once, cheapest first",
+                )
+            seen.add(tier)
+        names = tuple(dict.fromkeys(p.tiers))
+        for key in ("strong_tier", "cheap_tier"):
+            value = getattr(p.routing, key)
+            if value is not None and value not in names:
+                self.error(
+                    ("routing", key),
+                    f"unknown tier {value!r}",
+                    f"use one of the tiers: {', '.join(names)}",
+                )
+        strong = p.routing.strong_tier if p.routing.strong_tier in names else names[-1]
+        cheap = p.routing.cheap_tier if p.routing.cheap_tier in names else names[0]
+        if strong is None or cheap is None:  # pragma: no cover - narrowed above
+            return None
+        if names.index(cheap) > names.index(strong):
+            self.error(
+                ("routing", "cheap_tier"),
+                f"cheap tier {cheap!r} is above strong tier {strong!r}",
+                "tiers are listed cheapest first; pick a cheap tier at or below the strong one",
+            )
+        return _Tiers(names, strong, cheap)
+
+    def check_models(self, tiers: _Tiers) -> None:
+        p = self.policy
+        for name, model in p.models.items():
+            if model.provider not in p.providers:
+                self.error(
+                    ("models", name, "provider"),
+                    f"unknown provider {model.provider!r}",
+                    f"use one of: {', '.join(p.providers)} or add it under providers",
+                )
+            if model.tier not in tiers.names:
+                self.error(
+                    ("models", name, "tier"),
+                    f"unknown tier {model.tier!r}",
+                    f"use one of the tiers: {', '.join(tiers.names)}",
+                )
+        used = {m.tier for m in p.models.values()}
+        for i, tier in enumerate(tiers.names):
+            if tier not in used:
+                self.error(
+                    ("tiers", i),
+                    f"tier {tier!r} has no model",
+                    "add a model with this tier under models, or remove the tier",
+                )
+
+    def check_workflow(self, wf_name: str, wf: WorkflowConfig, tiers: _Tiers) -> None:
+        p = self.policy
+        for name in wf.phases:
+            if name in p.controls:
+                self.error(
+                    ("workflows", wf_name, "phases", name),
+                    f"duplicate name: {name!r} is both a phase and a control, so caught_by "
+                    "would be ambiguous",
+                    "rename the phase or the control",
+                )
+        for name, ph in wf.phases.items():
+            base = ("workflows", wf_name, "phases", name)
+            seen: set[str] = set()
+            for i, target in enumerate(ph.feeds):
+                if target not in wf.phases:
+                    self.error(
+                        (*base, "feeds", i),
+                        f"unknown phase {target!r}",
+                        f"feeds names phases of workflow {wf_name!r}: {', '.join(wf.phases)}",
+                    )
+                elif target == name:
+                    self.error((*base, "feeds", i), "a phase cannot feed itself", "remove it")
+                if target in seen:
+                    self.error(
+                        (*base, "feeds", i),
+                        f"duplicate name: {target!r} is listed twice",
+                        "list it once",
+                    )
+                seen.add(target)
+            if ph.caught_by is not None:
+                if ph.caught_by == name:
+                    self.error(
+                        (*base, "caught_by"),
+                        "a phase cannot catch its own errors",
+                        "name a downstream phase or a control",
+                    )
+                elif ph.caught_by not in wf.phases and ph.caught_by not in p.controls:
+                    known = [*wf.phases, *p.controls]
+                    self.error(
+                        (*base, "caught_by"),
+                        f"caught_by names nothing: {ph.caught_by!r} is neither a phase of "
+                        f"{wf_name!r} nor a control",
+                        f"name one of: {', '.join(known)}, or declare it under controls",
+                    )
+            self.check_route(base, ph, tiers)
+            if ph.on_unavailable == "degrade" and ph.audit:
+                self.error(
+                    (*base, "on_unavailable"),
+                    "an audit phase may never be served below its tier",
+                    "remove on_unavailable: degrade (audit phases fail loudly)",
+                )
+        self.check_cycles(wf_name, wf)
+
+    def check_route(self, base: tuple[str, ...], ph: PhaseConfig, tiers: _Tiers) -> None:
+        route = ph.route
+        if route is None:
+            return
+        p = self.policy
+        if route.tier is None and route.model is None:
+            self.error((*base, "route"), "a route needs a tier or a model", "add tier: or model:")
+        if route.model is not None and route.model not in p.models:
+            self.error(
+                (*base, "route", "model"),
+                f"unknown model {route.model!r}",
+                f"use one of: {', '.join(p.models)}",
+            )
+        if route.tier is not None and route.tier not in tiers.names:
+            self.error(
+                (*base, "route", "tier"),
+                f"unknown tier {route.tier!r}",
+                f"use one of the tiers: {', '.join(tiers.names)}",
+            )
+        if (
+            route.model in p.models
+            and route.tier is not None
+            and p.models[route.model].tier != route.tier
+        ):
+            self.error(
+                (*base, "route"),
+                f"model {route.model!r} is in tier {p.models[route.model].tier!r}, "
+                f"not {route.tier!r}",
+                "give only the model, or a model of that tier",
+            )
+        if not route.justification:
+            target = route.tier or (p.models[route.model].tier if route.model in p.models else None)
+            if ph.audit and target is not None and target != tiers.top:
+                self.error(
+                    (*base, "route"),
+                    f"audit phase routed below the top tier ({tiers.top!r}) without a "
+                    "justified override",
+                    "add route.justification explaining why this exception is acceptable, "
+                    "or remove the route",
+                )
+            else:
+                self.error(
+                    (*base, "route", "justification"),
+                    "a route override needs a justification",
+                    "add justification: a sentence a reviewer can accept",
+                )
+
+    def check_cycles(self, wf_name: str, wf: WorkflowConfig) -> None:
+        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        stack: list[str] = []
+        reported: set[frozenset[str]] = set()
+
+        def visit(node: str) -> None:
+            state[node] = 1
+            stack.append(node)
+            for nxt in wf.phases[node].feeds:
+                if nxt not in wf.phases or nxt == node:
+                    continue
+                if state.get(nxt) == 1:
+                    cycle = [*stack[stack.index(nxt) :], nxt]
+                    members = frozenset(cycle)
+                    if members not in reported:
+                        reported.add(members)
+                        self.error(
+                            ("workflows", wf_name, "phases", cycle[0], "feeds"),
+                            f"cycle in feeds: {' → '.join(cycle)}",
+                            "feeds must flow one way; remove one of these edges",
+                        )
+                elif nxt not in state:
+                    visit(nxt)
+            stack.pop()
+            state[node] = 2
+
+        for name in wf.phases:
+            if name not in state:
+                visit(name)
+
+    # ------------------------------------------------------------------ decide
+
+    def choices(self, tiers: _Tiers) -> dict[str, ModelChoice]:
+        return {
+            name: ModelChoice(name, m.provider, m.id, m.tier, tiers.rank(m.tier))
+            for name, m in self.policy.models.items()
+        }
+
+    def decide(
+        self,
+        wf_name: str,
+        wf: WorkflowConfig,
+        name: str,
+        tiers: _Tiers,
+        models: dict[str, ModelChoice],
+        depth_targets: dict[str, str],
+    ) -> PhaseDecision:
+        ph = wf.phases[name]
+        p = self.policy
+        reasons: list[str] = []
+        warnings: list[str] = []
+        rule_tier, rule, rule_reason = self.by_rules(wf_name, wf, name, tiers, depth_targets)
+        reasons.append(rule_reason)
+        tier, basis, model_name = rule_tier, Basis.rule, None
+        if (
+            not ph.audit
+            and ph.catastrophic_error is CatastrophicError.throughput
+            and ph.caught_by is None
+        ):
+            reasons.append(
+                "Rule 3 did not apply: the catastrophic error is throughput, but no caught_by "
+                "names what would catch this phase's mistakes."
+            )
+
+        ev = self.evidence.get((wf_name, name))
+        if ev is not None:
+            measured = self.apply_evidence(ev, ph, rule, tiers, reasons, warnings)
+            if measured is not None:
+                model_name = measured
+                tier = p.models[measured].tier
+                basis = Basis.measured
+                rule = "rule 6: measured"
+
+        if ph.route is not None and ph.route.justification:
+            tier = ph.route.tier or p.models[ph.route.model or ""].tier
+            model_name = ph.route.model
+            basis = Basis.override
+            rule = "override"
+            reasons.append(f"Override: routed by hand to {tier!r} — {ph.route.justification}")
+            if ph.audit and tier != tiers.top:
+                warnings.append(
+                    f"policy exception: audit phase routed below the top tier ({tiers.top!r}) "
+                    "by override; a reviewer must sign this off"
+                )
+
+        if basis is Basis.rule and tiers.rank(tier) < tiers.rank(tiers.top):
+            warnings.append(
+                f"{INTUITION}: the {tier!r} route rests on rules alone; measure this phase "
+                "to show the cheaper tier holds its quality"
+            )
+        elif basis is Basis.rule and rule.startswith("rule 4"):
+            warnings.append(
+                f"{INTUITION}: depth was inherited from a downstream phase; measuring may "
+                "show a cheaper tier is enough"
+            )
+        if ph.escalation is not None and tiers.rank(tier) == tiers.rank(tiers.top):
+            warnings.append("escalation is declared but the phase is already on the top tier")
+
+        in_tier = [m for m in models.values() if m.tier == tier]
+        primary = models[model_name] if model_name else in_tier[0]
+        rank = tiers.rank(tier)
+        fallbacks = tuple(
+            sorted(
+                (m for m in models.values() if m.rank >= rank and m.name != primary.name),
+                key=lambda m: m.rank,
+            )
+        )
+        escalate_to = tuple(
+            next(m for m in models.values() if m.tier == t) for t in tiers.names[rank + 1 :]
+        )
+        degrade_to: tuple[ModelChoice, ...] = ()
+        if ph.on_unavailable == "degrade" and not ph.audit:
+            degrade_to = tuple(
+                sorted((m for m in models.values() if m.rank < rank), key=lambda m: -m.rank)
+            )
+        record = ph.audit or bool(ph.record) or p.audit.record_all_phases
+        return PhaseDecision(
+            workflow=wf_name,
+            phase=name,
+            kind=ph.kind,
+            tier=tier,
+            model=primary,
+            basis=basis,
+            rule=rule,
+            reasons=tuple(reasons),
+            warnings=tuple(warnings),
+            fallbacks=fallbacks,
+            degrade_to=degrade_to,
+            escalate_to=escalate_to,
+            escalation=ph.escalation,
+            audit=ph.audit,
+            record=record,
+            redact=ph.redact if ph.redact is not None else p.audit.redact,
+            volume=ph.volume,
+            tokens_in=ph.tokens.input if ph.tokens else None,
+            tokens_out=ph.tokens.output if ph.tokens else None,
+        )
+
+    def by_rules(
+        self,
+        wf_name: str,
+        wf: WorkflowConfig,
+        name: str,
+        tiers: _Tiers,
+        depth_targets: dict[str, str],
+    ) -> tuple[str, str, str]:
+        ph = wf.phases[name]
+        if ph.audit:
+            return (
+                tiers.top,
+                "rule 1: audit",
+                "Rule 1 (audit): this phase produces the audit trail a regulator scrutinises, "
+                f"so it stays on the top tier ({tiers.top!r}); the saving on a cheaper model "
+                "is smaller than one regulatory remediation.",
+            )
+        if ph.catastrophic_error is CatastrophicError.missed_risk:
+            return (
+                tiers.strong,
+                "rule 2: missed risk",
+                "Rule 2 (missed risk): a too-weak model here misses risk — a false negative "
+                f"on a high-stakes judgment — so it gets the strong tier ({tiers.strong!r}) "
+                "unless measurement shows a cheaper model non-inferior on recall of positives.",
+            )
+        if ph.catastrophic_error is CatastrophicError.throughput and ph.caught_by is not None:
+            what = "phase" if ph.caught_by in wf.phases else "control"
+            desc = self.policy.controls.get(ph.caught_by)
+            detail = f" ({desc.description})" if desc and desc.description else ""
+            return (
+                tiers.cheap,
+                "rule 3: throughput, caught",
+                "Rule 3 (throughput, caught downstream): the cost of a too-weak model here is "
+                f"throughput, and its mistakes are caught by {what} {ph.caught_by!r}{detail}, "
+                f"so the cheapest tier ({tiers.cheap!r}) is enough.",
+            )
+        if name in depth_targets:
+            return (
+                tiers.strong,
+                "rule 4: dependency",
+                f"Rule 4 (dependency): its output feeds {depth_targets[name]} with nothing "
+                "catching its mistakes in between, so it inherits the need for depth "
+                f"({tiers.strong!r}) until measured.",
+            )
+        if ph.kind in DEEP_KINDS:
+            return (
+                tiers.strong,
+                "rule 5: kind default",
+                f"Rule 5 (kind default): {ph.kind.value} work needs reasoning depth, so it "
+                f"defaults to the strong tier ({tiers.strong!r}).",
+            )
+        return (
+            tiers.cheap,
+            "rule 5: kind default",
+            f"Rule 5 (kind default): {ph.kind.value} work defaults to the cheapest tier "
+            f"({tiers.cheap!r}).",
+        )
+
+    def apply_evidence(
+        self,
+        ev: PhaseEvidence,
+        ph: PhaseConfig,
+        rule: str,
+        tiers: _Tiers,
+        reasons: list[str],
+        warnings: list[str],
+    ) -> str | None:
+        """Return the measured model to route to, or None if the evidence must not be used."""
+        if ev.stale:
+            warnings.append(f"evidence is stale and was not used: {ev.stale} — re-run measure")
+            return None
+        if ev.suspicious:
+            warnings.append(
+                f"measurement looks suspicious and was not used: {ev.suspicious} — check the "
+                "scoring and the dataset"
+            )
+            return None
+        if ev.model is None:
+            reasons.append(f"Measurement was inconclusive, so the rules stand: {ev.summary}")
+            return None
+        if ev.model not in self.policy.models:
+            warnings.append(
+                f"evidence names model {ev.model!r}, which is not in the catalogue — re-run measure"
+            )
+            return None
+        if rule.startswith("rule 1"):
+            warnings.append(
+                f"measurement found {ev.model!r} non-inferior ({ev.summary}), but audit "
+                "phases stay on the top tier; a cheaper route needs a justified override"
+            )
+            return None
+        if ph.catastrophic_error is CatastrophicError.missed_risk and ev.metric != "recall":
+            warnings.append(
+                f"evidence measured {ev.metric}, but a missed_risk phase must be measured on "
+                "recall of positives (quality.metric: recall); evidence not used"
+            )
+            return None
+        reasons.append(f"Rule 6 (measured): {ev.summary}")
+        return ev.model
+
+    # ------------------------------------------------------------------ whole policy
+
+    def depth_targets(self, wf: WorkflowConfig) -> dict[str, str]:
+        """Phases that inherit depth (rule 4) -> a description of the path to the target."""
+
+        def needs_depth(name: str) -> bool:
+            ph = wf.phases[name]
+            return ph.audit or ph.catastrophic_error is CatastrophicError.missed_risk
+
+        out: dict[str, str] = {}
+        memo: dict[str, list[str] | None] = {}
+
+        def path_to_deep(name: str, visiting: frozenset[str]) -> list[str] | None:
+            if name in memo:
+                return memo[name]
+            found: list[str] | None = None
+            for nxt in wf.phases[name].feeds:
+                if nxt not in wf.phases or nxt in visiting:
+                    continue
+                if needs_depth(nxt):
+                    found = [nxt]
+                    break
+                # propagation passes through a phase only if nothing catches its output
+                if wf.phases[nxt].caught_by is None:
+                    sub = path_to_deep(nxt, visiting | {nxt})
+                    if sub is not None:
+                        found = [nxt, *sub]
+                        break
+            memo[name] = found
+            return found
+
+        for name, ph in wf.phases.items():
+            if needs_depth(name) or ph.caught_by is not None:
+                continue
+            path = path_to_deep(name, frozenset({name}))
+            if path is not None:
+                target = path[-1]
+                why = "audit" if wf.phases[target].audit else "missed risk"
+                via = f" via {' → '.join(path[:-1])}" if len(path) > 1 else ""
+                out[name] = f"{target!r} (a {why} phase){via}"
+        return out
+
+    def run(self) -> RoutingPlan:
+        tiers = self.check_tiers()
+        if tiers is None:  # pragma: no cover
+            raise PolicyError(self.problems)
+        self.check_models(tiers)
+        for wf_name, wf in self.policy.workflows.items():
+            self.check_workflow(wf_name, wf, tiers)
+        if self.problems:
+            raise PolicyError(self.problems)
+        models = self.choices(tiers)
+        decisions: dict[tuple[str, str], PhaseDecision] = {}
+        for wf_name, wf in self.policy.workflows.items():
+            targets = self.depth_targets(wf)
+            for name in wf.phases:
+                decisions[(wf_name, name)] = self.decide(wf_name, wf, name, tiers, models, targets)
+        return RoutingPlan(
+            policy=self.policy,
+            policy_hash=policy_hash(self.policy),
+            evidence_hash=evidence_hash(self.evidence),
+            tiers=tiers.names,
+            decisions=decisions,
+            models=models,
+            base_dir=self.base_dir,
+        )
+
+
+def compile_policy(
+    loaded: LoadedPolicy, evidence: Mapping[tuple[str, str], PhaseEvidence] | None = None
+) -> RoutingPlan:
+    """Cross-check `loaded` and apply the diagnostic; raises `PolicyError` with every problem."""
+    return _Compiler(loaded, evidence or {}).run()
+
+
+def plan_summary(plan: RoutingPlan) -> list[dict[str, Any]]:
+    """The plan as plain rows (for JSON output and reports)."""
+    return [
+        {
+            "workflow": d.workflow,
+            "phase": d.phase,
+            "kind": d.kind.value,
+            "tier": d.tier,
+            "model": d.model.name,
+            "model_id": d.model.model_id,
+            "basis": d.basis.value,
+            "rule": d.rule,
+            "reasons": list(d.reasons),
+            "warnings": list(d.warnings),
+            "fallbacks": [m.name for m in d.fallbacks],
+            "audit": d.audit,
+        }
+        for d in plan
+    ]

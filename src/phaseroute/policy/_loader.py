@@ -1,0 +1,298 @@
+"""Reads a policy file into `Policy`, keeping where every key sits in the file.
+
+YAML syntax errors, duplicate keys, unknown keys and wrong types all become `PolicyError`s
+that name the file, line, column and dotted path, and say how to fix the mistake.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from phaseroute.errors import PolicyError, Problem
+from phaseroute.policy._schema import Policy
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Line and column (1-based) of every key and item of a loaded YAML document."""
+
+    file: str
+    positions: Mapping[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Sequence[str | int]) -> tuple[int | None, int | None]:
+        """Position of `path`, or of its nearest ancestor that has one."""
+        key = tuple(path)
+        while key:
+            if key in self.positions:
+                return self.positions[key]
+            key = key[:-1]
+        return self.positions.get((), (None, None))
+
+    def problem(self, path: Sequence[str | int], message: str, fix: str | None = None) -> Problem:
+        line, column = self.locate(path)
+        return Problem(
+            message, file=self.file, line=line, column=column, path=dotted(path), fix=fix
+        )
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A validated policy with its origin: what the compiler works on."""
+
+    policy: Policy
+    source: SourceMap
+    path: Path | None
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(document)"
+
+
+def _plain(node: Any, path: PathKey, positions: dict[PathKey, tuple[int, int]]) -> Any:
+    """Convert ruamel's commented tree to plain containers, recording positions."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            line, col = node.lc.key(key)
+            positions[child] = (line + 1, col + 1)
+            out[str(key)] = _plain(value, child, positions)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, value in enumerate(node):
+            child = (*path, i)
+            line, col = node.lc.item(i)
+            positions[child] = (line + 1, col + 1)
+            items.append(_plain(value, child, positions))
+        return items
+    return node
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """Parse YAML text into plain data plus a source map; syntax errors become problems."""
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        tree = yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        detail = (e.problem or e.context or "invalid YAML").strip()
+        fix = "fix the YAML syntax at this position"
+        if (
+            "\t" in text
+            and mark is not None
+            and "\t" in text.splitlines()[mark.line][: mark.column + 1]
+        ):
+            fix = "YAML does not allow tabs for indentation: indent with spaces"
+        elif "duplicate key" in detail:
+            fix = "each key may appear once in a mapping: remove or rename the duplicate"
+        raise PolicyError(
+            [
+                Problem(
+                    f"YAML syntax error: {detail}",
+                    file=file,
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                    fix=fix,
+                )
+            ]
+        ) from e
+    except YAMLError as e:
+        raise PolicyError([Problem(f"YAML error: {e}", file=file, fix="fix the YAML")]) from e
+    positions: dict[PathKey, tuple[int, int]] = {(): (1, 1)}
+    return _plain(tree, (), positions), SourceMap(file, positions)
+
+
+def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """Field names (aliases) allowed at the parent of an unknown key, for suggestions."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return []
+        if part not in fields:
+            # a dict key (workflow/phase name) or a union tag: stay on the value type
+            continue
+        current = _unwrap(fields[part].annotation)
+    fields = getattr(current, "model_fields", None)
+    if not fields:
+        return []
+    return sorted(info.alias or name for name, info in fields.items())
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside Optional[...], dict[str, ...], list[...] if any."""
+    args = getattr(annotation, "__args__", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if args:
+        for arg in reversed(args):
+            inner = _unwrap(arg)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return annotation
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
+    """Drop the union tags pydantic inserts into `loc`, keeping only real document keys."""
+    out: list[str | int] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                node = node[part]
+            elif node.get("type") == part:
+                continue  # the tag of a tagged union, not a key of the document
+            else:
+                node = None  # a missing or unknown key: keep it, it names the problem
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _describe(err: ErrorDetails, data: Any, source: SourceMap) -> Problem:
+    loc = err["loc"]
+    path = _data_path(data, loc)
+    kind = err["type"]
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(Policy, path)
+        key = str(path[-1]) if path else "?"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        fix = f"did you mean {close[0]!r}?" if close else "remove it"
+        if allowed:
+            fix += f" (allowed here: {', '.join(allowed)})"
+        return source.problem(path, f"unknown key {key!r}", fix)
+    if kind == "missing":
+        key = str(path[-1]) if path else "?"
+        fix = f"add {key!r}"
+        if key == "catastrophic_error":
+            fix = (
+                "add catastrophic_error: missed_risk (a false negative on a high-stakes "
+                "judgment) or throughput (too slow / too expensive at scale)"
+            )
+        return source.problem(path, f"missing required key {key!r}", fix)
+    if kind in ("literal_error", "enum"):
+        expected = err.get("ctx", {}).get("expected", "")
+        return source.problem(path, f"{given!r} is not allowed", f"use one of {expected}")
+    if kind == "union_tag_invalid":
+        expected = err.get("ctx", {}).get("expected_tags", "")
+        tag = err.get("ctx", {}).get("tag", given)
+        return source.problem(path, f"unknown type {tag!r}", f"use type: one of {expected}")
+    if kind == "union_tag_not_found":
+        return source.problem(path, "missing 'type'", "add a 'type' key naming the kind")
+    if kind == "string_pattern_mismatch":
+        field_name = str(path[-1]) if path else ""
+        if field_name in ("api_key", "signing_key"):
+            fix = "name the secret's location, e.g. env:ANTHROPIC_API_KEY — never the secret"
+        elif field_name == "function":
+            fix = "write module:function, e.g. mypkg.checks:valid_alert"
+        else:
+            fix = "use letters, digits, '_', '-' or '.', starting with a letter or digit"
+        return source.problem(path, f"{given!r} is not a valid value here", fix)
+    if kind == "too_short":
+        return source.problem(path, err["msg"].replace("List", "list"), "add the missing entries")
+    type_names = {
+        "dict_type": "a mapping (key: value)",
+        "list_type": "a list",
+        "string_type": "a string",
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "an integer",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "decimal_parsing": "a number",
+        "decimal_type": "a number",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "model_type": "a mapping (key: value)",
+        "model_attributes_type": "a mapping (key: value)",
+    }
+    if kind in type_names:
+        shown = type(given).__name__ if isinstance(given, dict | list) else repr(given)
+        return source.problem(
+            path, f"expected {type_names[kind]}, got {shown}", f"write {type_names[kind]} here"
+        )
+    return source.problem(path, err["msg"], "correct this value")
+
+
+def load_policy_text(text: str, file: str = "<policy>", path: Path | None = None) -> LoadedPolicy:
+    """Parse and validate policy text. Raises `PolicyError` listing every problem found."""
+    data, source = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise PolicyError(
+            [
+                Problem(
+                    "a policy must be a YAML mapping (version, tiers, providers, models, "
+                    "workflows)",
+                    file=file,
+                    line=1,
+                    column=1,
+                    fix="start from examples/aml/phaseroute.yaml",
+                )
+            ]
+        )
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as e:
+        problems = [_describe(err, data, source) for err in e.errors(include_url=False)]
+        raise PolicyError(_dedupe(problems)) from None
+    return LoadedPolicy(policy, source, path)
+
+
+def _dedupe(problems: Sequence[Problem]) -> list[Problem]:
+    seen: set[tuple[str | None, str]] = set()
+    out = []
+    for p in problems:
+        key = (p.path, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def load_policy(path: str | Path) -> LoadedPolicy:
+    """Read and validate the policy file at `path`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(
+            [Problem(f"no such policy file: {p}", file=str(p), fix="check the path")]
+        ) from None
+    except IsADirectoryError:
+        raise PolicyError(
+            [Problem(f"{p} is a directory", file=str(p), fix="name the policy YAML file")]
+        ) from None
+    except UnicodeDecodeError as e:
+        raise PolicyError(
+            [Problem(f"not UTF-8 text: {e.reason}", file=str(p), fix="save the file as UTF-8")]
+        ) from None
+    except OSError as e:
+        raise PolicyError([Problem(f"cannot read: {e.strerror}", file=str(p))]) from None
+    return load_policy_text(text, file=str(p), path=p)
