@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -43,19 +42,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI on `argv` and return the exit code (never raises for user mistakes)."""
+    """Run the CLI on `argv` and return the exit code (never raises for user mistakes).
+
+    Typer's standalone mode handles usage errors itself (exit 2) and lets every other
+    exception through, so phaseroute's own errors are mapped here.
+    """
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     app = build_app()
     try:
-        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.Exit as e:
-        return int(e.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 130
-    except click.exceptions.ClickException as e:
-        e.show(file=sys.stderr)
-        return EXIT_USAGE
+        app(args=list(argv) if argv is not None else None, prog_name="phaseroute")
+    except SystemExit as e:
+        code = e.code
+        if code is None:
+            return EXIT_OK
+        return code if isinstance(code, int) else EXIT_PROBLEMS
     except UserError as e:
         for problem in e.problems:
             err.print(f"[bold red]error:[/] {escape(problem.render())}")
@@ -63,4 +63,4 @@ def run(argv: Sequence[str] | None = None) -> int:
     except PhaserouteError as e:
         err.print(f"[bold red]failed:[/] {escape(str(e))}")
         return EXIT_FAILURE
-    return int(result) if isinstance(result, int) else EXIT_OK
+    return EXIT_OK

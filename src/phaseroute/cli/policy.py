@@ -21,6 +21,8 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
+WIDE = 140  # columns needed to show reasons inside the table
+
 PolicyArg = Annotated[Path, typer.Argument(help="The policy YAML file.", show_default=False)]
 
 
@@ -56,8 +58,16 @@ def explain(
         console.print_json(json.dumps(doc))
     elif fmt is Format.markdown:
         console.print(markdown(plan, decisions), markup=False)
-    else:
+    elif console.width >= WIDE:
         console.print(table(plan, decisions))
+    else:
+        console.print(table(plan, decisions, with_reasons=False))
+        for d in decisions:
+            console.print(f"\n[bold]{d.workflow}/{d.phase}[/] → {d.tier} ({d.model.name})")
+            for reason in d.reasons:
+                console.print(f"  • {reason}", markup=False)
+            for warning in d.warnings:
+                console.print(f"  ⚠ {warning}", style="yellow", markup=False)
 
 
 def select(plan: RoutingPlan, workflow: str | None, phase: str | None) -> list[PhaseDecision]:
@@ -73,26 +83,31 @@ def select(plan: RoutingPlan, workflow: str | None, phase: str | None) -> list[P
     return list(plan)
 
 
-def table(plan: RoutingPlan, decisions: list[PhaseDecision]) -> Table:
+def table(plan: RoutingPlan, decisions: list[PhaseDecision], *, with_reasons: bool = True) -> Table:
+    """The plan as a Rich table; narrow terminals get the reasons below it instead."""
     t = Table(
         title=f"Routing plan — policy {plan.policy_hash[:12]}",
-        show_lines=True,
-        expand=True,
+        show_lines=with_reasons,
+        expand=with_reasons,
     )
-    for col in ("phase", "kind", "tier", "model", "basis"):
-        t.add_column(col, no_wrap=col != "phase")
-    t.add_column("reasons", ratio=3)
-    t.add_column("warnings", ratio=2, style="yellow")
+    t.add_column("phase")
+    for col in ("kind", "tier", "model", "basis") if with_reasons else ("tier", "model", "basis"):
+        t.add_column(col, no_wrap=True)
+    if with_reasons:
+        t.add_column("reasons", ratio=3)
+        t.add_column("warnings", ratio=2, style="yellow")
+    else:
+        t.add_column("rule")
     for d in decisions:
-        t.add_row(
-            f"{d.workflow}/{d.phase}" + (" [bold](audit)[/]" if d.audit else ""),
-            d.kind.value,
-            d.tier,
-            d.model.name,
-            d.basis.value,
-            "\n".join(d.reasons),
-            "\n".join(f"⚠ {w}" for w in d.warnings),
-        )
+        cells = [d.phase + (" [bold](audit)[/]" if d.audit else "")]
+        if with_reasons:
+            cells.append(d.kind.value)
+        cells += [d.tier, d.model.name, d.basis.value]
+        if with_reasons:
+            cells += ["\n".join(d.reasons), "\n".join(f"⚠ {w}" for w in d.warnings)]
+        else:
+            cells.append(d.rule + (" ⚠" if d.warnings else ""))
+        t.add_row(*cells)
     return t
 
 

@@ -132,6 +132,8 @@ class _Compiler:
                     f"use one of the tiers: {', '.join(tiers.names)}",
                 )
         used = {m.tier for m in p.models.values()}
+        if not used <= set(tiers.names):
+            return  # a mistyped tier above would also leave its tier empty: report it once
         for i, tier in enumerate(tiers.names):
             if tier not in used:
                 self.error(

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from yaml.constructor import SafeConstructor
 
 from phaseroute.errors import PolicyError, Problem
 from phaseroute.policy._schema import Policy
@@ -66,44 +65,80 @@ def dotted(path: Iterable[str | int]) -> str:
     return out or "(document)"
 
 
-def _plain(node: Any, path: PathKey, positions: dict[PathKey, tuple[int, int]]) -> Any:
-    """Convert ruamel's commented tree to plain containers, recording positions."""
-    if isinstance(node, CommentedMap):
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, node: yaml.Node, first: yaml.Node) -> None:
+        super().__init__(key)
+        self.key, self.node, self.first = key, node, first
+
+
+def _plain(
+    node: yaml.Node,
+    path: PathKey,
+    positions: dict[PathKey, tuple[int, int]],
+    scalars: SafeConstructor,
+) -> Any:
+    """Convert a composed YAML node tree to plain data, recording every key's position."""
+    if isinstance(node, yaml.MappingNode):
+        scalars.flatten_mapping(node)  # resolves `<<` merge keys
         out: dict[str, Any] = {}
-        for key, value in node.items():
-            child = (*path, str(key))
-            line, col = node.lc.key(key)
-            positions[child] = (line + 1, col + 1)
-            out[str(key)] = _plain(value, child, positions)
+        firsts: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.MarkedYAMLError(
+                    problem="a mapping key must be a plain value",
+                    problem_mark=key_node.start_mark,
+                )
+            key = str(scalars.construct_object(key_node, deep=True))
+            if key in firsts:
+                raise _DuplicateKey(key, key_node, firsts[key])
+            firsts[key] = key_node
+            child = (*path, key)
+            positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _plain(value_node, child, positions, scalars)
         return out
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, yaml.SequenceNode):
         items = []
-        for i, value in enumerate(node):
+        for i, value_node in enumerate(node.value):
             child = (*path, i)
-            line, col = node.lc.item(i)
-            positions[child] = (line + 1, col + 1)
-            items.append(_plain(value, child, positions))
+            positions[child] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
+            items.append(_plain(value_node, child, positions, scalars))
         return items
-    return node
+    return scalars.construct_object(node, deep=True)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
-    """Parse YAML text into plain data plus a source map; syntax errors become problems."""
-    yaml = YAML(typ="rt", pure=True)
+    """Parse YAML text into plain data plus a source map; syntax errors become problems.
+
+    libyaml (PyYAML's C loader) does the parsing; duplicate keys, which YAML forbids but
+    PyYAML would accept, are rejected here.
+    """
+    positions: dict[PathKey, tuple[int, int]] = {(): (1, 1)}
     try:
-        tree = yaml.load(text)
-    except MarkedYAMLError as e:
+        root = yaml.compose(text, Loader=_Loader)
+        data = None if root is None else _plain(root, (), positions, SafeConstructor())
+    except _DuplicateKey as d:
+        mark = d.node.start_mark
+        raise PolicyError(
+            [
+                Problem(
+                    f"duplicate key {d.key!r} (first on line {d.first.start_mark.line + 1})",
+                    file=file,
+                    line=mark.line + 1,
+                    column=mark.column + 1,
+                    fix="each key may appear once in a mapping: remove or rename the duplicate",
+                )
+            ]
+        ) from None
+    except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         detail = (e.problem or e.context or "invalid YAML").strip()
         fix = "fix the YAML syntax at this position"
-        if (
-            "\t" in text
-            and mark is not None
-            and "\t" in text.splitlines()[mark.line][: mark.column + 1]
-        ):
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
             fix = "YAML does not allow tabs for indentation: indent with spaces"
-        elif "duplicate key" in detail:
-            fix = "each key may appear once in a mapping: remove or rename the duplicate"
         raise PolicyError(
             [
                 Problem(
@@ -114,11 +149,10 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
                     fix=fix,
                 )
             ]
-        ) from e
-    except YAMLError as e:
-        raise PolicyError([Problem(f"YAML error: {e}", file=file, fix="fix the YAML")]) from e
-    positions: dict[PathKey, tuple[int, int]] = {(): (1, 1)}
-    return _plain(tree, (), positions), SourceMap(file, positions)
+        ) from None
+    except yaml.YAMLError as e:
+        raise PolicyError([Problem(f"YAML error: {e}", file=file, fix="fix the YAML")]) from None
+    return data, SourceMap(file, positions)
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
