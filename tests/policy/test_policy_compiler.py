@@ -261,3 +261,17 @@ def aml_plan() -> RoutingPlan:
     from conftest import AML_POLICY
 
     return load_plan(AML_POLICY)
+
+
+def test_measurement_can_move_a_cheap_phase_up() -> None:
+    # measured: every cheaper model is worse than the margin allows, so the top model wins
+    d = plan_of(base(), _evidence("screen", "large", metric="accuracy")).decision("wf", "screen")
+    assert (d.tier, d.basis, d.model.name) == ("top", Basis.measured, "large")
+    assert d.warnings == ()
+
+
+def test_measurement_agreeing_with_rule_1_is_cited() -> None:
+    d = plan_of(base(), _evidence("interpret", "large")).decision("wf", "interpret")
+    assert (d.tier, d.basis) == ("top", Basis.rule)
+    assert any("Measurement agrees" in r for r in d.reasons)
+    assert d.warnings == ()

@@ -466,10 +466,13 @@ class _Compiler:
             )
             return None
         if rule.startswith("rule 1"):
-            warnings.append(
-                f"measurement found {ev.model!r} non-inferior ({ev.summary}), but audit "
-                "phases stay on the top tier; a cheaper route needs a justified override"
-            )
+            if self.policy.models[ev.model].tier != tiers.top:
+                warnings.append(
+                    f"measurement found {ev.model!r} non-inferior ({ev.summary}), but audit "
+                    "phases stay on the top tier; a cheaper route needs a justified override"
+                )
+            else:
+                reasons.append(f"Measurement agrees: {ev.summary}")
             return None
         if ph.catastrophic_error is CatastrophicError.missed_risk and ev.metric != "recall":
             warnings.append(
