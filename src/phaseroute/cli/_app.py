@@ -23,7 +23,7 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import policy
+    from phaseroute.cli import cost, policy
 
     app = typer.Typer(
         name="phaseroute",
@@ -33,6 +33,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     policy.register(app)
+    cost.register(app)
     return app
 
 
