@@ -9,6 +9,7 @@ are different branches, so callers and the CLI can treat them differently::
     │   ├── DatasetError               a dataset / recorded-outcome file has a bad row
     │   ├── LockFileError              the evidence lock file is malformed
     │   ├── DatabaseStateError         the database is not in a state phaseroute can use
+    │   ├── SecretError                an env:/file: secret reference is malformed or missing
     │   └── RequestError               a call names an unknown workflow/phase or bad arguments
     └── RuntimeFailure                 something failed while running; not the user's input
         ├── ProviderError              a model provider call failed (mapped from SDK errors)
@@ -100,6 +101,13 @@ class LockFileError(UserError):
 
 class DatabaseStateError(UserError):
     """The database is not in a state phaseroute can use (e.g. newer schema)."""
+
+
+class SecretError(UserError):
+    """A secret reference (`env:NAME`, `file:path`) is malformed or points at nothing.
+
+    The message names the location, never a value.
+    """
 
 
 class RequestError(UserError):
