@@ -109,8 +109,8 @@ def test_tiered_prices_apply_per_call() -> None:
     assert isinstance(tiered, gp.TieredPrices), "the test needs a model with tiered input"
     threshold, high = tiered.tiers[0].start, tiered.tiers[0].price
     out = price.output_mtok
-    out_base = out.base if isinstance(out, gp.TieredPrices) else out
-    out_high = out.tiers[0].price if isinstance(out, gp.TieredPrices) else out
+    out_base = plain(out.base if isinstance(out, gp.TieredPrices) else out)
+    out_high = plain(out.tiers[0].price if isinstance(out, gp.TieredPrices) else out)
     book = PriceBook({"s": PricedModel("claude-sonnet-4-5", "anthropic")})
     big = threshold + 50_000
     half = big // 2

@@ -59,7 +59,7 @@ def cost(
     plan = load_plan(policy)
     book = PriceBook.from_policy(plan.policy)
     projection = project_costs(plan, book, workflow)
-    models = {w.workflow: sensitivity(w, projection.strong_tier) for w in projection.workflows}
+    models = {w.workflow: sensitivity(w) for w in projection.workflows}
     plots: list[PlotFiles] = []
     if plot_dir is not None:
         for s in models.values():

@@ -105,6 +105,7 @@ class WorkflowCost:
     """The costed and uncosted phases of one workflow, with totals over the costed ones."""
 
     workflow: str
+    strong_tier: str  # phases below it are the "screening" side of the volume ratio
     phases: tuple[PhaseCost, ...]
     uncosted: tuple[UncostedPhase, ...]
 
@@ -215,7 +216,7 @@ def project_costs(
         cheapest_model=cheapest.name,
         strong_tier=strong,
         workflows=tuple(
-            WorkflowCost(name, tuple(costed), tuple(uncosted))
+            WorkflowCost(name, strong, tuple(costed), tuple(uncosted))
             for name, (costed, uncosted) in by_workflow.items()
         ),
     )

@@ -75,7 +75,7 @@ class NoSensitivity:
     reason: str
 
 
-def sensitivity(cost: WorkflowCost, strong_tier: str) -> Sensitivity | NoSensitivity:
+def sensitivity(cost: WorkflowCost) -> Sensitivity | NoSensitivity:
     """The sensitivity model of one projected workflow (or why there is none)."""
     if not cost.phases:
         return NoSensitivity(cost.workflow, "no phase of this workflow could be costed")
@@ -84,13 +84,13 @@ def sensitivity(cost: WorkflowCost, strong_tier: str) -> Sensitivity | NoSensiti
     if below == 0:
         return NoSensitivity(
             cost.workflow,
-            f"no costed phase is routed below the strong tier {strong_tier!r}, so there is "
+            f"no costed phase is routed below the strong tier {cost.strong_tier!r}, so there is "
             "no screening volume to vary",
         )
     if rest == 0:
         return NoSensitivity(
             cost.workflow,
-            f"every costed phase is routed below the strong tier {strong_tier!r}, so there "
+            f"every costed phase is routed below the strong tier {cost.strong_tier!r}, so there "
             "is no judgment volume to compare against",
         )
     daily = cost.daily
