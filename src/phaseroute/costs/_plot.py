@@ -65,7 +65,9 @@ def plot_sensitivity(
     fig = Figure(figsize=(13, 5.6), layout="constrained")
     heat, curves = fig.subplots(1, 2, width_ratios=(1.15, 1))
 
-    mesh = heat.pcolormesh(rr, pp, z, shading="auto", cmap="viridis", vmin=min(0.0, z.min()))
+    # Filled contours in 5-point bands keep the SVG small (a mesh would be 25k rectangles).
+    low, high = min(0.0, np.floor(z.min() / 5) * 5), max(5.0, np.ceil(z.max() / 5) * 5)
+    mesh = heat.contourf(rr, pp, z, levels=np.arange(low, high + 5, 5), cmap="viridis")
     levels = [lv for lv in (10, 20, 30, 40, 50, 60, 70, 80, 90) if z.min() < lv < z.max()]
     if levels:
         lines = heat.contour(rr, pp, z, levels=levels, colors="white", linewidths=0.8)
