@@ -1,0 +1,38 @@
+"""The runtime: the router that enforces the routing plan where calls happen, its
+reliability wrappers (retries, fallback, escalation), plan/execute, and usage accounting."""
+
+from __future__ import annotations
+
+from phaseroute.runtime._clock import Clock, SystemClock
+from phaseroute.runtime._ledger import UsageLedger, UsageRecord, UsageTotals
+from phaseroute.runtime._result import (
+    AttemptRecord,
+    Escalation,
+    RouteDecision,
+    RoutedResponse,
+    Validation,
+)
+from phaseroute.runtime._retry import RetryPolicy
+from phaseroute.runtime._router import Router
+from phaseroute.runtime._stream import AsyncRoutedStream, RoutedStream
+from phaseroute.runtime._validators import Validator, Verdict, build_validator
+
+__all__ = [
+    "AsyncRoutedStream",
+    "AttemptRecord",
+    "Clock",
+    "Escalation",
+    "RetryPolicy",
+    "RouteDecision",
+    "RoutedResponse",
+    "RoutedStream",
+    "Router",
+    "SystemClock",
+    "UsageLedger",
+    "UsageRecord",
+    "UsageTotals",
+    "Validation",
+    "Validator",
+    "Verdict",
+    "build_validator",
+]

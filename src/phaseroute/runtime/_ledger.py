@@ -1,0 +1,391 @@
+"""The usage ledger: one row per billed completion, totals per phase and workflow.
+
+Rows are handed to a writer thread and committed in batches, so accounting adds
+microseconds, not an fsync, to a call. `flush()` and `close()` block until every row
+accepted so far is committed (a process killed before that loses the unflushed rows:
+accounting is not the audit trail, which is durable on return). Costs are stored exactly
+as text and, for SQL sums, as integer nano-dollars.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import weakref
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    case,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from phaseroute.errors import StorageError
+from phaseroute.storage.database import Migration, migrate, open_engine
+
+_log = logging.getLogger("phaseroute.accounting")
+NANO = Decimal("1e9")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
+
+_metadata = MetaData()
+usage_calls = Table(
+    "usage_calls",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recorded_at", String(32), nullable=False),
+    Column("workflow", String(100), nullable=False),
+    Column("phase", String(100), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("model_id", String(300), nullable=False),
+    Column("model_reported", String(300)),
+    Column("provider", String(100), nullable=False),
+    Column("tier", String(100), nullable=False),
+    Column("required_tier", String(100), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cache_read_tokens", Integer, nullable=False),
+    Column("cache_write_tokens", Integer, nullable=False),
+    Column("cost", Text),
+    Column("cost_nanousd", BigInteger),
+    Column("counterfactual_cost", Text),
+    Column("counterfactual_nanousd", BigInteger),
+    Column("latency_s", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("fell_back", Boolean, nullable=False),
+    Column("degraded", Boolean, nullable=False),
+    Column("stream", Boolean, nullable=False),
+    Column("policy_hash", String(64), nullable=False),
+    Column("price_version", String(200)),
+    Column("case_id", String(200)),
+    Column("request_id", String(200)),
+)
+
+
+def _create_v1(conn: Connection) -> None:
+    usage_calls.create(conn)
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_usage_calls_wf_phase_time ON usage_calls (workflow, phase, recorded_at)"
+    )
+
+
+MIGRATIONS = (Migration(1, "usage_calls table", _create_v1),)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One billed completion (or one call that could not be served: outcome unavailable)."""
+
+    recorded_at: datetime
+    workflow: str
+    phase: str
+    model: str
+    model_id: str
+    model_reported: str | None
+    provider: str
+    tier: str
+    required_tier: str
+    outcome: str  # served | escalated (discarded) | incomplete | unavailable
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost: Decimal | None
+    counterfactual_cost: Decimal | None
+    latency_s: float
+    attempts: int
+    fell_back: bool
+    degraded: bool
+    stream: bool
+    policy_hash: str
+    price_version: str | None = None
+    case_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Sums over the ledger's rows for one workflow/phase (phase None: the whole workflow)."""
+
+    workflow: str
+    phase: str | None
+    calls: int
+    served: int
+    escalated: int
+    incomplete: int
+    unavailable: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost: Decimal  # over rows with a known price
+    unpriced: int  # rows whose cost is unknown
+    counterfactual_cost: Decimal
+    first: str | None
+    last: str | None
+
+    @property
+    def saving(self) -> Decimal:
+        """What uniform use of the top tier's primary model would have cost more."""
+        return self.counterfactual_cost - self.cost
+
+
+def _nano(value: Decimal | None) -> int | None:
+    if value is None:
+        return None
+    return int((value * NANO).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def _row(record: UsageRecord) -> dict[str, object]:
+    row = asdict(record)
+    row["recorded_at"] = record.recorded_at.strftime(TIME_FORMAT)
+    row["cost"] = None if record.cost is None else str(record.cost)
+    row["cost_nanousd"] = _nano(record.cost)
+    row["counterfactual_cost"] = (
+        None if record.counterfactual_cost is None else str(record.counterfactual_cost)
+    )
+    row["counterfactual_nanousd"] = _nano(record.counterfactual_cost)
+    return row
+
+
+class _Writer:
+    """The batching writer thread; separate from the ledger so a finalizer can drain it."""
+
+    def __init__(self, engine: Engine, batch_size: int, flush_interval_s: float) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.queue: queue.Queue[dict[str, object] | None] = queue.Queue()
+        self.cond = threading.Condition()
+        self.accepted = 0
+        self.settled = 0  # rows committed or given up on
+        self.failed: list[dict[str, object]] = []
+        self.error: str | None = None
+        self.thread: threading.Thread | None = None
+        self.closed = False
+
+    def put(self, row: dict[str, object]) -> None:
+        with self.cond:
+            if self.closed:
+                raise StorageError("the usage ledger is closed")
+            self.accepted += 1
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self.run, name="phaseroute-usage-ledger", daemon=True
+                )
+                self.thread.start()
+        self.queue.put(row)
+
+    def run(self) -> None:
+        stop = False
+        while not stop:
+            first = self.queue.get()
+            batch: list[dict[str, object]] = []
+            if first is None:
+                stop = True
+            else:
+                batch.append(first)
+            while not stop and len(batch) < self.batch_size:
+                try:
+                    item = self.queue.get(timeout=self.flush_interval_s if batch else None)
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            self.write(batch)
+
+    def write(self, batch: list[dict[str, object]]) -> None:
+        rows = self.failed + batch
+        if not rows:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(usage_calls), rows)
+        except SQLAlchemyError as e:
+            _log.warning("could not write %d usage rows (kept for retry): %s", len(rows), e)
+            with self.cond:
+                self.failed = rows
+                self.error = str(e)
+                self.settled += len(batch)
+                self.cond.notify_all()
+            return
+        with self.cond:
+            self.failed = []
+            self.error = None
+            self.settled += len(batch)
+            self.cond.notify_all()
+
+    def flush(self, timeout: float | None) -> None:
+        with self.cond:
+            target = self.accepted
+            alive = self.thread is not None and self.thread.is_alive()
+            if alive and not self.cond.wait_for(lambda: self.settled >= target, timeout):
+                raise StorageError(f"usage rows were not written within {timeout}s")
+        if self.failed:
+            self.write([])  # one more try for rows an earlier batch could not write
+        if self.failed:
+            raise StorageError(f"{len(self.failed)} usage rows could not be written: {self.error}")
+
+    def close(self) -> None:
+        with self.cond:
+            if self.closed:
+                return
+            self.closed = True
+            thread = self.thread
+        if thread is not None:
+            self.queue.put(None)
+            thread.join()
+        if self.failed:
+            self.write([])
+
+
+class UsageLedger:
+    """Tokens and cost of every routed call, persisted in the project database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_size: int = 500,
+        flush_interval_s: float = 0.2,
+        dispose_engine: bool = False,
+    ) -> None:
+        migrate(engine, "accounting", MIGRATIONS)
+        self.engine = engine
+        self._writer = _Writer(engine, batch_size, flush_interval_s)
+        self._dispose = dispose_engine
+        # Drain the queue at interpreter exit even if the owner forgot to close.
+        self._finalizer = weakref.finalize(self, self._writer.close)
+
+    @classmethod
+    def open(cls, location: str | Path | None = None, **kwargs: object) -> UsageLedger:
+        """A ledger on the database at `location` (SQLite path or postgresql:// URL)."""
+        return cls(open_engine(location), dispose_engine=True, **kwargs)  # type: ignore[arg-type]
+
+    def record(self, record: UsageRecord) -> None:
+        """Queue one row for writing; returns at once."""
+        self._writer.put(_row(record))
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Block until every row recorded so far is committed; `StorageError` if it cannot be."""
+        self._writer.flush(timeout)
+
+    def close(self) -> None:
+        """Write every accepted row, stop the writer and release the engine."""
+        self._finalizer()
+        failed = len(self._writer.failed)
+        if self._dispose:
+            self.engine.dispose()
+        if failed:
+            raise StorageError(
+                f"{failed} usage rows could not be written before closing: {self._writer.error}"
+            )
+
+    # ------------------------------------------------------------------ queries
+
+    def totals(
+        self,
+        *,
+        workflow: str | None = None,
+        phase: str | None = None,
+        since: datetime | None = None,
+        by_phase: bool = True,
+    ) -> list[UsageTotals]:
+        """Sums per workflow and phase (or per workflow when `by_phase` is False)."""
+        t = usage_calls.c
+        keys = [t.workflow, t.phase] if by_phase else [t.workflow]
+
+        def count(outcome: str) -> Any:
+            return func.coalesce(func.sum(case((t.outcome == outcome, 1), else_=0)), 0)
+
+        query: Select[Any] = select(
+            *keys,
+            func.count(),
+            count("served"),
+            count("escalated"),
+            count("incomplete"),
+            count("unavailable"),
+            func.coalesce(func.sum(t.input_tokens), 0),
+            func.coalesce(func.sum(t.output_tokens), 0),
+            func.coalesce(func.sum(t.cache_read_tokens), 0),
+            func.coalesce(func.sum(t.cache_write_tokens), 0),
+            func.coalesce(func.sum(t.cost_nanousd), 0),
+            func.coalesce(
+                func.sum(case((t.cost_nanousd.is_(None), 1), else_=0)), 0
+            ),  # rows with an unknown price
+            func.coalesce(func.sum(t.counterfactual_nanousd), 0),
+            func.min(t.recorded_at),
+            func.max(t.recorded_at),
+        )
+        query = self._where(query, workflow, phase, since).group_by(*keys).order_by(*keys)
+        out: list[UsageTotals] = []
+        try:
+            with self.engine.connect() as conn:
+                for row in conn.execute(query):
+                    values = list(row)
+                    wf = str(values.pop(0))
+                    ph = str(values.pop(0)) if by_phase else None
+                    (
+                        calls, served, escalated, incomplete, unavailable,
+                        tin, tout, tcr, tcw, cost, unpriced, cf, first, last,
+                    ) = values  # fmt: skip
+                    out.append(
+                        UsageTotals(
+                            wf, ph, int(calls), int(served), int(escalated), int(incomplete),
+                            int(unavailable), int(tin), int(tout), int(tcr), int(tcw),
+                            Decimal(str(cost)) / NANO, int(unpriced), Decimal(str(cf)) / NANO,
+                            first, last,
+                        )
+                    )  # fmt: skip
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read usage totals: {e}") from e
+        return out
+
+    def records(
+        self,
+        *,
+        workflow: str | None = None,
+        phase: str | None = None,
+        since: datetime | None = None,
+    ) -> list[dict[str, object]]:
+        """The raw rows (oldest first), as stored."""
+        query = self._where(select(usage_calls), workflow, phase, since).order_by(usage_calls.c.id)
+        try:
+            with self.engine.connect() as conn:
+                return [dict(r._mapping) for r in conn.execute(query)]
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read usage rows: {e}") from e
+
+    @staticmethod
+    def _where(
+        query: Select[Any], workflow: str | None, phase: str | None, since: datetime | None
+    ) -> Select[Any]:
+        t = usage_calls.c
+        if workflow is not None:
+            query = query.where(t.workflow == workflow)
+        if phase is not None:
+            query = query.where(t.phase == phase)
+        if since is not None:
+            query = query.where(t.recorded_at >= since.astimezone(UTC).strftime(TIME_FORMAT))
+        return query

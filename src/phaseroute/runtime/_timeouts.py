@@ -1,0 +1,252 @@
+"""One bounded attempt against a provider: a hung upstream costs at most its timeout.
+
+Sync calls run on a worker thread so the caller can stop waiting (the worker is abandoned,
+and finishes when the provider's own timeout fires); async calls are cancelled. Streams are
+pumped by a worker into a queue, so waiting for the next event is bounded too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from phaseroute.errors import IncompleteResponse, ProviderError, ProviderTimeout
+from phaseroute.providers._base import (
+    CompletionRequest,
+    CompletionResponse,
+    Provider,
+    StreamEnd,
+    StreamEvent,
+)
+
+
+def _timeout(provider: Provider, request: CompletionRequest, seconds: float) -> ProviderTimeout:
+    return ProviderTimeout(
+        f"no answer from {request.model} within {seconds:.3g}s",
+        provider=provider.name,
+        model=request.model,
+    )
+
+
+def checked(provider: Provider, response: CompletionResponse) -> CompletionResponse:
+    """A response that says it is incomplete is an error, never an answer."""
+    if not response.complete:
+        raise IncompleteResponse(
+            f"{response.model_requested}: the answer was cut off (stop reason "
+            f"{response.stop_reason!r})",
+            provider=provider.name,
+            model=response.model_requested,
+            request_id=response.request_id,
+        )
+    return response
+
+
+class Workers:
+    """The worker threads that carry sync attempts; one pool per router, made on first use."""
+
+    def __init__(self, max_workers: int = 64) -> None:
+        self._max_workers = max_workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def pool(self) -> ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        self._max_workers, thread_name_prefix="phaseroute-attempt"
+                    )
+                pool = self._pool
+        return pool
+
+    def complete(
+        self, provider: Provider, request: CompletionRequest, timeout: float | None
+    ) -> CompletionResponse:
+        if timeout is None:
+            return checked(provider, provider.complete(request))
+        fut: Future[CompletionResponse] = self.pool().submit(provider.complete, request)
+        try:
+            return checked(provider, fut.result(timeout))
+        except FutureTimeout:
+            fut.cancel()
+            raise _timeout(provider, request, timeout) from None
+
+    def open_stream(
+        self, provider: Provider, request: CompletionRequest, timeout: float | None
+    ) -> SyncEventStream:
+        """Start the stream and wait (bounded) for its first event."""
+        stream = SyncEventStream(provider, request)
+        self.pool().submit(stream.pump)
+        stream.prime(timeout)
+        return stream
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+async def acomplete(
+    provider: Provider, request: CompletionRequest, timeout: float | None
+) -> CompletionResponse:
+    try:
+        return checked(provider, await asyncio.wait_for(provider.acomplete(request), timeout))
+    except TimeoutError:
+        raise _timeout(provider, request, timeout or 0.0) from None
+
+
+_DONE = object()
+
+
+def _broke_off(provider: Provider, request: CompletionRequest, e: ProviderError) -> Exception:
+    return IncompleteResponse(
+        f"{request.model}: the stream broke off: {type(e).__name__}: {e}",
+        provider=provider.name,
+        model=request.model,
+        status_code=e.status_code,
+        request_id=e.request_id,
+    )
+
+
+class SyncEventStream:
+    """A provider stream pumped by a worker thread; every wait for an event is bounded."""
+
+    def __init__(self, provider: Provider, request: CompletionRequest) -> None:
+        self.provider = provider
+        self.request = request
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._stop = threading.Event()
+        self.first: StreamEvent | None = None
+
+    def pump(self) -> None:
+        events = self.provider.stream(self.request)
+        try:
+            for event in events:
+                self._queue.put(event)
+                if self._stop.is_set():
+                    return
+            self._queue.put(_DONE)
+        except BaseException as e:  # handed to the consumer, who decides
+            self._queue.put(e)
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    def _next(self, timeout: float | None) -> StreamEvent | None:
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            self.cancel()
+            raise _timeout(self.provider, self.request, timeout or 0.0) from None
+        if item is _DONE:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item  # type: ignore[return-value]
+
+    def prime(self, timeout: float | None) -> None:
+        """Wait for the first event; errors here are still worth a retry."""
+        first = self._next(timeout)
+        if first is None:
+            raise IncompleteResponse(
+                f"{self.request.model}: the stream ended before any event",
+                provider=self.provider.name,
+                model=self.request.model,
+            )
+        self.first = first
+
+    def events(self, idle_timeout: float | None) -> Iterator[StreamEvent]:
+        """The rest of the stream; a cut-off, a stall or an error is `IncompleteResponse`."""
+        assert self.first is not None
+        event: StreamEvent | None = self.first
+        try:
+            while event is not None:
+                yield event
+                if isinstance(event, StreamEnd):
+                    return
+                try:
+                    event = self._next(idle_timeout)
+                except IncompleteResponse:
+                    raise
+                except ProviderError as e:
+                    raise _broke_off(self.provider, self.request, e) from e
+            raise IncompleteResponse(
+                f"{self.request.model}: the stream ended without its final event",
+                provider=self.provider.name,
+                model=self.request.model,
+            )
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+class AsyncEventStream:
+    """A provider's async stream with bounded waits, primed with its first event."""
+
+    def __init__(self, provider: Provider, request: CompletionRequest) -> None:
+        self.provider = provider
+        self.request = request
+        self._events: AsyncIterator[StreamEvent] = provider.astream(request)
+        self.first: StreamEvent | None = None
+
+    async def _next(self, timeout: float | None) -> StreamEvent | None:
+        try:
+            return await asyncio.wait_for(anext(self._events), timeout)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            await self.aclose()
+            raise _timeout(self.provider, self.request, timeout or 0.0) from None
+
+    async def prime(self, timeout: float | None) -> None:
+        try:
+            first = await self._next(timeout)
+        except BaseException:
+            await self.aclose()
+            raise
+        if first is None:
+            raise IncompleteResponse(
+                f"{self.request.model}: the stream ended before any event",
+                provider=self.provider.name,
+                model=self.request.model,
+            )
+        self.first = first
+
+    async def events(self, idle_timeout: float | None) -> AsyncIterator[StreamEvent]:
+        assert self.first is not None
+        event: StreamEvent | None = self.first
+        try:
+            while event is not None:
+                yield event
+                if isinstance(event, StreamEnd):
+                    return
+                try:
+                    event = await self._next(idle_timeout)
+                except IncompleteResponse:
+                    raise
+                except ProviderError as e:
+                    raise _broke_off(self.provider, self.request, e) from e
+            raise IncompleteResponse(
+                f"{self.request.model}: the stream ended without its final event",
+                provider=self.provider.name,
+                model=self.request.model,
+            )
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        close = getattr(self._events, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except RuntimeError:  # already running/closed elsewhere: nothing left to release
+                return
