@@ -215,7 +215,10 @@ class PriceBook:
     # ------------------------------------------------------------------ pricing
 
     def cost(self, model_name: str, usage: Usage, *, at: datetime | None = None) -> Decimal | None:
-        """USD cost of one call of the policy model `model_name`; None if it has no price."""
+        """USD cost of one call of the policy model `model_name`; None if it has no price.
+
+        `at` picks the catalogue's price in force at that time (default: now).
+        """
         priced = self._models.get(model_name)
         if priced is None:
             self._warn(model_name, f"{model_name!r} is not a model of this policy")
@@ -279,7 +282,7 @@ class PriceBook:
         for candidate in ref_candidates(ref):
             try:
                 found = self._snapshot.find_provider_model(candidate, None, provider_id, None)
-            except LookupError:
+            except (LookupError, ValueError):
                 continue
             break
         with self._lock:
