@@ -7,32 +7,65 @@ from pathlib import Path
 
 from phaseroute.policy._compiler import compile_policy, plan_summary, policy_hash
 from phaseroute.policy._loader import LoadedPolicy, SourceMap, load_policy, load_policy_text
+from phaseroute.policy._lock import (
+    Comparison,
+    DatasetRef,
+    Interval,
+    LockFile,
+    ModelMetric,
+    PhaseLock,
+    evidence_from_lock,
+    load_evidence,
+    lock_path,
+    measurement_hash,
+    read_lock,
+    write_lock,
+)
 from phaseroute.policy._plan import Basis, ModelChoice, PhaseDecision, PhaseEvidence, RoutingPlan
 from phaseroute.policy._schema import CatastrophicError, Kind, PhaseConfig, Policy
 
 __all__ = [
     "Basis",
     "CatastrophicError",
+    "Comparison",
+    "DatasetRef",
+    "Interval",
     "Kind",
     "LoadedPolicy",
+    "LockFile",
     "ModelChoice",
+    "ModelMetric",
     "PhaseConfig",
     "PhaseDecision",
     "PhaseEvidence",
+    "PhaseLock",
     "Policy",
     "RoutingPlan",
     "SourceMap",
     "compile_policy",
+    "evidence_from_lock",
+    "load_evidence",
     "load_plan",
     "load_policy",
     "load_policy_text",
+    "lock_path",
+    "measurement_hash",
     "plan_summary",
     "policy_hash",
+    "read_lock",
+    "write_lock",
 ]
 
 
 def load_plan(
     path: str | Path, evidence: Mapping[tuple[str, str], PhaseEvidence] | None = None
 ) -> RoutingPlan:
-    """Load the policy at `path` and compile it (with measured evidence, when given)."""
-    return compile_policy(load_policy(path), evidence)
+    """Load the policy at `path` and compile it with its evidence.
+
+    Without explicit `evidence`, the lock file beside the policy (``<stem>.lock.json``) is
+    read when present; a malformed lock raises `LockFileError`.
+    """
+    loaded = load_policy(path)
+    if evidence is None:
+        evidence = load_evidence(loaded)
+    return compile_policy(loaded, evidence)

@@ -1,0 +1,428 @@
+"""The evidence lock file: measured per-phase results, committed next to the policy.
+
+``<policy-stem>.lock.json`` is written by ``phaseroute measure`` and read by the compiler
+(rule 6). JSON with sorted keys and rounded numbers, so a re-measurement shows up as a small,
+reviewable diff.
+
+Staleness is judged per phase, never on the whole-policy hash (which is recorded for the
+record only): evidence for a phase goes stale when
+
+* its *measurement hash* changes — the phase's ``quality`` section (metric, margin,
+  positive label, scorer, dataset), the tier order, and the catalogue entries (provider,
+  model id, tier) of the models a measurement compares: the top tier's primary model and
+  every model of a lower tier; or
+* the dataset it was measured on changed (its SHA-256 no longer matches).
+
+Editing an unrelated phase, a volume or a description therefore keeps the evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from phaseroute.errors import LockFileError, Problem
+from phaseroute.policy._loader import LoadedPolicy, dotted
+from phaseroute.policy._plan import PhaseEvidence
+from phaseroute.policy._schema import Policy
+
+LOCK_FORMAT: Literal["phaseroute-lock/1"] = "phaseroute-lock/1"
+Decision = Literal["non_inferior", "inferior", "inconclusive"]
+Outcome = Literal["non_inferior", "inferior", "inconclusive", "suspicious"]
+
+
+class _Lock(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Interval(_Lock):
+    """A point estimate with its confidence interval, on the metric's 0..1 scale."""
+
+    estimate: float
+    lower: float
+    upper: float
+
+
+class ModelMetric(_Lock):
+    """One model's metric on the compared items."""
+
+    model: str  # catalogue name
+    model_id: str
+    tier: str
+    value: Interval
+
+
+class Comparison(_Lock):
+    """One cheaper model against the top-tier reference on the same (paired) items."""
+
+    candidate: ModelMetric
+    reference: ModelMetric
+    n: int = Field(ge=0)
+    gap: Interval  # reference minus candidate: positive means the top tier is better
+    method: str
+    decision: Decision
+    stopped_early: bool
+    items_needed: int | None = Field(default=None, ge=0)
+    suspicious: bool
+    explanation: str
+
+
+class DatasetRef(_Lock):
+    """What was measured on: a labelled dataset, or the rows of some recorded subjects."""
+
+    kind: Literal["labelled", "recorded"]
+    path: str  # relative to the policy's folder when it lies below it
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    items: int = Field(ge=0)
+    subjects: tuple[str, ...] = ()  # recorded `phase` names (recorded datasets only)
+
+
+class PhaseLock(_Lock):
+    """The evidence for one phase."""
+
+    metric: str
+    margin: float
+    alpha: float
+    seed: int
+    measured_at: str
+    policy_sha256: str
+    measurement_sha256: str
+    dataset: DatasetRef
+    reference: str  # catalogue name of the top tier's primary model
+    comparisons: tuple[Comparison, ...]
+    chosen: str  # the model the phase should use: cheapest non-inferior, else the reference
+    outcome: Outcome
+    summary: str
+
+
+class LockFile(_Lock):
+    """The whole lock file: workflows → phases → evidence."""
+
+    format: Literal["phaseroute-lock/1"] = LOCK_FORMAT
+    policy_sha256: str
+    updated_at: str
+    workflows: dict[str, dict[str, PhaseLock]] = Field(default_factory=dict)
+
+    def phases(self) -> Iterable[tuple[str, str, PhaseLock]]:
+        for wf, phases in sorted(self.workflows.items()):
+            for name, entry in sorted(phases.items()):
+                yield wf, name, entry
+
+
+# ------------------------------------------------------------------ paths and hashes
+
+
+def lock_path(policy_path: str | Path) -> Path:
+    """``<policy-stem>.lock.json`` beside the policy file."""
+    p = Path(policy_path)
+    return p.with_name(f"{p.stem}.lock.json")
+
+
+def compared_models(policy: Policy) -> tuple[str, tuple[str, ...]]:
+    """The top tier's primary model and the lower-tier candidates, cheapest tier first."""
+    tiers = list(dict.fromkeys(policy.tiers))
+    top = tiers[-1]
+    reference = next(name for name, m in policy.models.items() if m.tier == top)
+    rank = {t: i for i, t in enumerate(tiers)}
+    candidates = sorted(
+        (name for name, m in policy.models.items() if m.tier != top and m.tier in rank),
+        key=lambda name: rank[policy.models[name].tier],
+    )
+    return reference, tuple(candidates)
+
+
+def measurement_hash(policy: Policy, workflow: str, phase: str) -> str:
+    """SHA-256 of everything one phase's measurement depends on (see the module docstring)."""
+    ph = policy.workflows[workflow].phases[phase]
+    reference, candidates = compared_models(policy)
+    models = {
+        name: {
+            "provider": policy.models[name].provider,
+            "id": policy.models[name].id,
+            "tier": policy.models[name].tier,
+        }
+        for name in (reference, *candidates)
+    }
+    data: dict[str, Any] = {
+        "quality": ph.quality.model_dump(mode="json", by_alias=True),
+        "tiers": list(policy.tiers),
+        "reference": reference,
+        "models": models,
+    }
+    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+
+
+def labelled_dataset_hash(path: Path) -> str:
+    """SHA-256 of a labelled dataset file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def recorded_subject_lines(path: Path) -> dict[str, list[bytes]]:
+    """Raw lines of a recorded-outcome file grouped by their ``phase`` field.
+
+    Lines that are not JSON objects with a string ``phase`` are left out; the recorded
+    reader reports them when the file is measured.
+    """
+    out: dict[str, list[bytes]] = {}
+    with path.open("rb") as handle:
+        for raw in handle:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("phase"), str):
+                out.setdefault(obj["phase"], []).append(line)
+    return out
+
+
+def recorded_dataset_hash(by_subject: Mapping[str, list[bytes]], subjects: Iterable[str]) -> str:
+    """SHA-256 over the raw rows of the given subjects, in file order within each subject."""
+    digest = hashlib.sha256()
+    for subject in sorted(subjects):
+        digest.update(subject.encode() + b"\n")
+        for line in by_subject.get(subject, []):
+            digest.update(line + b"\n")
+    return digest.hexdigest()
+
+
+def relative_to(path: Path, base: Path) -> str:
+    """`path` relative to `base` (POSIX separators), or absolute when on another drive."""
+    try:
+        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+# ------------------------------------------------------------------ read and write
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def dump_lock(lock: LockFile) -> str:
+    """The lock as stable, diffable JSON: sorted keys, two-space indent, rounded floats."""
+    data = _rounded(lock.model_dump(mode="json"))
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_lock(path: str | Path, lock: LockFile) -> Path:
+    """Write `lock` atomically (temp file + rename) and return its path."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(dump_lock(lock), encoding="utf-8")
+    tmp.replace(p)
+    return p
+
+
+def read_lock(path: str | Path) -> LockFile:
+    """Read and validate a lock file; `LockFileError` names the file and the bad field."""
+    p = Path(path)
+    file = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise LockFileError(
+            [Problem(f"cannot read lock file: {e.strerror}", file=file, fix="check the path")]
+        ) from None
+    except UnicodeDecodeError as e:
+        raise LockFileError([Problem(f"not UTF-8 text: {e.reason}", file=file)]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise LockFileError(
+            [
+                Problem(
+                    f"not valid JSON: {e.msg}",
+                    file=file,
+                    line=e.lineno,
+                    column=e.colno,
+                    fix="re-run `phaseroute measure` to regenerate the lock file",
+                )
+            ]
+        ) from None
+    try:
+        return LockFile.model_validate(data)
+    except ValidationError as e:
+        problems = [
+            Problem(
+                err["msg"],
+                file=file,
+                path=dotted(err["loc"]),
+                fix="re-run `phaseroute measure` to regenerate the lock file",
+            )
+            for err in e.errors()
+        ]
+        raise LockFileError(problems[:20]) from None
+
+
+# ------------------------------------------------------------------ evidence
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _pts(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def describe(entry: PhaseLock) -> str:
+    """The evidence in words a risk officer can check against the numbers in the lock."""
+    ds = entry.dataset
+    where = (
+        f"{ds.items} items of {ds.path}"
+        + (
+            f" ({', '.join(ds.subjects)})"
+            if ds.kind == "recorded" and len(ds.subjects) <= 3
+            else ""
+        )
+        + f", sha256 {ds.sha256[:12]}, measured {entry.measured_at[:10]}"
+    )
+    level = f"{100 * (1 - entry.alpha):g}%"
+    margin = f"{_pts(entry.margin)}-point margin"
+    parts = [f"Measured on {where}."]
+    for c in entry.comparisons:
+        cand, ref = c.candidate, c.reference
+        line = (
+            f"{cand.model} ({cand.tier}) scored {_pct(cand.value.estimate)} {entry.metric} "
+            f"({level} CI {_pct(cand.value.lower)}–{_pct(cand.value.upper)}) against "
+            f"{_pct(ref.value.estimate)} ({_pct(ref.value.lower)}–{_pct(ref.value.upper)}) "
+            f"for the top-tier {ref.model} on the same {c.n} items"
+        )
+        if c.suspicious:
+            line += (
+                f"; it beat the top tier by {_pts(-c.gap.estimate)} points, far more than "
+                "chance allows — usually a scoring or answer-extraction defect, so this "
+                "result is not used to route cheap"
+            )
+        elif c.decision == "non_inferior":
+            line += (
+                f"; the top tier is better by at most {_pts(c.gap.upper)} points "
+                f"({level} upper bound), inside the {margin}: non-inferior"
+            )
+        elif c.decision == "inferior":
+            line += (
+                f"; the top tier is better by at least {_pts(c.gap.lower)} points, more than "
+                f"the {margin}: not good enough"
+            )
+        else:
+            more = (
+                f"; about {c.items_needed} more items would settle it"
+                if c.items_needed
+                else "; more items are needed"
+            )
+            line += (
+                f"; the gap could be as large as {_pts(c.gap.upper)} points, above the "
+                f"{margin}, and the data cannot yet rule that out{more}"
+            )
+        parts.append(line + ".")
+    if entry.outcome == "non_inferior":
+        parts.append(f"The cheapest non-inferior model, {entry.chosen}, is used.")
+    elif entry.outcome == "suspicious":
+        parts.append("The phase is flagged suspicious: check the scoring and the dataset.")
+    else:
+        parts.append(
+            f"No cheaper model was shown good enough, so the phase stays on {entry.chosen}."
+        )
+    return " ".join(parts)
+
+
+class _DatasetCheck:
+    """Re-hashes datasets named by a lock, reading each recorded file at most once."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.recorded: dict[Path, dict[str, list[bytes]]] = {}
+
+    def stale(self, ds: DatasetRef) -> str | None:
+        path = Path(ds.path)
+        if not path.is_absolute():
+            path = self.base / path
+        if not path.is_file():
+            return None  # not here to re-verify (e.g. kept out of the repository): trust it
+        if ds.kind == "labelled":
+            now = labelled_dataset_hash(path)
+        else:
+            if path not in self.recorded:
+                self.recorded[path] = recorded_subject_lines(path)
+            now = recorded_dataset_hash(self.recorded[path], ds.subjects)
+        if now != ds.sha256:
+            return f"dataset {ds.path} changed since it was measured"
+        return None
+
+
+def evidence_from_lock(
+    lock: LockFile, loaded: LoadedPolicy
+) -> dict[tuple[str, str], PhaseEvidence]:
+    """Turn a lock into compiler evidence, marking stale and suspicious phases.
+
+    Phases the policy no longer has are ignored. Evidence is stale when the phase's
+    measurement hash or its dataset changed (see the module docstring).
+    """
+    policy = loaded.policy
+    base = loaded.path.resolve().parent if loaded.path else Path.cwd()
+    check = _DatasetCheck(base)
+    out: dict[tuple[str, str], PhaseEvidence] = {}
+    for wf, name, entry in lock.phases():
+        if wf not in policy.workflows or name not in policy.workflows[wf].phases:
+            continue
+        stale: str | None = None
+        try:
+            current = measurement_hash(policy, wf, name)
+        except StopIteration:  # no model in the top tier: the compiler reports that
+            current = ""
+        if current != entry.measurement_sha256:
+            stale = (
+                "the phase's quality settings or the compared models changed since it was "
+                f"measured on {entry.measured_at[:10]}"
+            )
+        else:
+            stale = check.stale(entry.dataset)
+        if policy.workflows[wf].phases[name].audit and entry.chosen == entry.reference:
+            continue  # agrees with rule 1 (audit stays on top): nothing for the compiler to do
+        suspicious = None
+        if entry.outcome == "suspicious":
+            flagged = [c for c in entry.comparisons if c.suspicious]
+            who = flagged[0].candidate.model if flagged else "a cheaper model"
+            gap = f" by {_pts(-flagged[0].gap.estimate)} points" if flagged else ""
+            suspicious = (
+                f"{who} beat the top tier{gap}, far more than chance allows (often a "
+                "scoring or answer-extraction defect)"
+            )
+        out[(wf, name)] = PhaseEvidence(
+            workflow=wf,
+            phase=name,
+            metric=entry.metric,
+            summary=describe(entry),
+            model=entry.chosen,
+            stale=stale,
+            suspicious=suspicious,
+        )
+    return out
+
+
+def load_evidence(loaded: LoadedPolicy) -> dict[tuple[str, str], PhaseEvidence]:
+    """Evidence from the lock file beside the loaded policy, or none when there is no lock."""
+    if loaded.path is None:
+        return {}
+    path = lock_path(loaded.path)
+    if not path.is_file():
+        return {}
+    return evidence_from_lock(read_lock(path), loaded)
