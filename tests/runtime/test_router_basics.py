@@ -241,7 +241,7 @@ def test_costs_are_decimals_with_a_top_tier_counterfactual(tmp_path: Path) -> No
     plan = load_plan(write_policy(tmp_path))
     router = Router(
         plan,
-        {"main": FakeProvider("main", reply='{"decision": "yes"}'), "backup": FakeProvider("x")},
+        {"main": FakeProvider("main", reply='{"decision": "approve"}'), "backup": FakeProvider("x")},
         prices=PriceBook.from_policy(plan.policy),
     )
     result = router.complete("wf", "review", MSG)

@@ -23,7 +23,7 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import cost, policy
+    from phaseroute.cli import cost, policy, usage
 
     app = typer.Typer(
         name="phaseroute",
@@ -34,6 +34,7 @@ def build_app() -> typer.Typer:
     )
     policy.register(app)
     cost.register(app)
+    usage.register(app)
     return app
 
 

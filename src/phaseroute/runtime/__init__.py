@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from phaseroute.runtime._clock import Clock, SystemClock
 from phaseroute.runtime._ledger import UsageLedger, UsageRecord, UsageTotals
+from phaseroute.runtime._plan_execute import (
+    PlanExecution,
+    aplan_and_execute,
+    parse_steps,
+    plan_and_execute,
+)
 from phaseroute.runtime._result import (
     AttemptRecord,
     Escalation,
@@ -22,6 +28,7 @@ __all__ = [
     "AttemptRecord",
     "Clock",
     "Escalation",
+    "PlanExecution",
     "RetryPolicy",
     "RouteDecision",
     "RoutedResponse",
@@ -34,5 +41,8 @@ __all__ = [
     "Validation",
     "Validator",
     "Verdict",
+    "aplan_and_execute",
     "build_validator",
+    "parse_steps",
+    "plan_and_execute",
 ]

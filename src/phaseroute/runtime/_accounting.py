@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from phaseroute.audit._entry import AuditEntry
 from phaseroute.costs import PriceBook
 from phaseroute.errors import AuditWriteFailed
 from phaseroute.policy import ModelChoice, PhaseDecision
@@ -30,7 +31,7 @@ class AuditReceiptLike(Protocol):
 class AuditSink(Protocol):
     """Where recorded calls go: `phaseroute.audit.AuditTrail` or a test fake."""
 
-    def append(self, entry: Any) -> AuditReceiptLike: ...
+    def append(self, entry: AuditEntry) -> AuditReceiptLike: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,8 @@ def audit_entry(
     case_id: str | None,
     caller_key_id: str | None,
     price_version: str | None,
-) -> Any:
+) -> AuditEntry:
     """The audit trail's record of one routed call."""
-    from phaseroute.audit import AuditEntry  # type: ignore[attr-defined]
 
     response = billed.response
     usage = response.usage
@@ -171,7 +171,7 @@ def audit_entry(
         tier=billed.model.tier,
         rule=decision.rule,
         basis=decision.basis,
-        reasons=list(plan_decision.reasons),
+        reasons=plan_decision.reasons,
         policy_hash=decision.policy_hash,
         request=request_document(request),
         response_text=response.text,
@@ -189,19 +189,19 @@ def audit_entry(
         stop_reason=response.stop_reason,
         stream_complete=stream_complete,
         request_id=response.request_id,
-        attempts=[(a.model, a.error) for a in attempts if a.error is not None],
-        fallbacks=list(fallbacks),
-        escalations=[
+        attempts=tuple((a.model, a.error) for a in attempts if a.error is not None),
+        fallbacks=tuple(fallbacks),
+        escalations=tuple(
             {"from": e.from_model, "to": e.to_model, "to_tier": e.to_tier, "reason": e.reason}
             for e in escalations
-        ],
+        ),
         degraded=degraded,
         caller_key_id=caller_key_id,
         reviewer=None,
     )
 
 
-def append_entry(sink: AuditSink | None, entry: Any, where: str) -> int:
+def append_entry(sink: AuditSink | None, entry: AuditEntry, where: str) -> int:
     """Append and return the sequence number; any failure fails the call closed."""
     if sink is None:
         raise AuditWriteFailed(

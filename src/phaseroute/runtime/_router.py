@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from phaseroute.audit._entry import AuditEntry
 from phaseroute.costs import PriceBook
 from phaseroute.errors import Attempt, RequestError, RoutingUnavailable
 from phaseroute.policy import Basis, Kind, ModelChoice, PhaseDecision, RoutingPlan, load_plan
@@ -373,7 +374,7 @@ class Router:
             stream=call.stream,
         )
 
-    def _entry(self, call: Call, billed: Billed, result: RoutedResponse) -> Any:
+    def _entry(self, call: Call, billed: Billed, result: RoutedResponse) -> AuditEntry:
         return audit_entry(
             plan_decision=call.decision,
             decision=call.route,
