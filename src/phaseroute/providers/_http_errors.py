@@ -1,0 +1,119 @@
+"""Which phaseroute error an HTTP failure is: the status rules both SDK providers share.
+
+Each provider extracts status, error type/code, message and headers from its SDK's
+exception (in one place) and asks `error_for_status` what that means here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from phaseroute.errors import (
+    AuthenticationFailed,
+    IncompleteResponse,
+    InvalidProviderRequest,
+    Overloaded,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    ServerError,
+    SpendLimitReached,
+)
+from phaseroute.providers._retry_after import parse_retry_after
+
+# Error codes that mean "money ran out": waiting will not help, so never retried.
+SPEND_LIMIT_CODES = frozenset(
+    {
+        "enforced_spend_limit_reached",  # Anthropic: the API tier's monthly limit
+        "contract_spend_limit_reached",  # Anthropic: the contract's limit
+        "linked_organization_spend_limit_reached",
+        "insufficient_quota",  # OpenAI: quota / billing exhausted
+    }
+)
+_SPEND_WORDS = re.compile(r"spend(?:ing)? limit|usage limit|\bquota\b|credit balance", re.I)
+
+
+def error_for_status(
+    status: int,
+    *,
+    provider: str,
+    model: str,
+    error_type: str | None,
+    error_code: str | None,
+    message: str | None,
+    headers: Mapping[str, str],
+    request_id: str | None,
+) -> ProviderError:
+    """Map an HTTP error response onto phaseroute's error tree (see `phaseroute.errors`)."""
+
+    def make(cls: type[ProviderError], text: str) -> ProviderError:
+        return cls(text, provider=provider, model=model, status_code=status, request_id=request_id)
+
+    def waiting(cls: type[RateLimited | Overloaded | ServerError]) -> ProviderError:
+        return cls(
+            said,
+            retry_after=retry_after,
+            provider=provider,
+            model=model,
+            status_code=status,
+            request_id=request_id,
+        )
+
+    label = " ".join(x for x in (error_type, f"({error_code})" if error_code else None) if x)
+    where = f"{provider} {model}: HTTP {status}" + (f" {label}" if label else "")
+    said = f"{where}: {message}" if message else where
+    if request_id:
+        said += f" [request id {request_id}]"
+    retry_after = parse_retry_after(headers)
+    spend_code = error_code in SPEND_LIMIT_CODES or error_type == "insufficient_quota"
+    spend_words = bool(message and _SPEND_WORDS.search(message)) or error_type == "billing_error"
+    if status == 429:
+        if spend_code:
+            return make(SpendLimitReached, said)
+        if retry_after is None and spend_words:
+            return make(SpendLimitReached, said)
+        return waiting(RateLimited)
+    if status == 402 or (400 <= status < 500 and (spend_code or spend_words)):
+        return make(SpendLimitReached, said)
+    if status in (401, 403):
+        # The upstream message may echo part of the key: leave it out.
+        return make(
+            AuthenticationFailed,
+            f"{where}: the API key was rejected; check the key and its permissions"
+            + (f" [request id {request_id}]" if request_id else ""),
+        )
+    if status == 408:
+        return make(ProviderTimeout, said)
+    overloaded = error_type == "overloaded_error" or (
+        status == 503 and bool(message) and "overloaded" in (message or "").lower()
+    )
+    if status == 529 or overloaded:
+        return waiting(Overloaded)
+    if status >= 500:
+        return waiting(ServerError)
+    return make(InvalidProviderRequest, said)
+
+
+def stream_broken(
+    what: str, *, provider: str, model: str, request_id: str | None
+) -> IncompleteResponse:
+    """A stream that started and then failed: never a complete answer."""
+    said = f"{provider} {model}: incomplete stream: {what}"
+    if request_id:
+        said += f" [request id {request_id}]"
+    return IncompleteResponse(said, provider=provider, model=model, request_id=request_id)
+
+
+def transport_error(
+    timed_out: bool, detail: str, *, provider: str, model: str
+) -> ProviderTimeout | ProviderConnectionError:
+    """No HTTP answer at all: the call timed out or the connection failed."""
+    if timed_out:
+        return ProviderTimeout(
+            f"{provider} {model}: no answer in time ({detail})", provider=provider, model=model
+        )
+    return ProviderConnectionError(
+        f"{provider} {model}: connection failed ({detail})", provider=provider, model=model
+    )

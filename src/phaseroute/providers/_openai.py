@@ -1,0 +1,301 @@
+"""Any OpenAI-compatible Chat Completions endpoint through the official `openai` SDK.
+
+OpenAI, Azure OpenAI (v1 API base URL), vLLM, Ollama, OpenRouter: only `base_url` and
+the key differ. SDK retries are off (`max_retries=0`); SDK errors become
+`phaseroute.errors` in `_map_error`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx2
+import openai
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from phaseroute.errors import ProviderError
+from phaseroute.providers._base import (
+    CompletionRequest,
+    CompletionResponse,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+
+_SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
+
+
+def _map_error(
+    e: Exception, *, provider: str, model: str, in_stream: bool, request_id: str | None = None
+) -> ProviderError:
+    """The one place OpenAI SDK / transport errors become phaseroute errors."""
+    if isinstance(e, openai.APIStatusError) and not in_stream:
+        return error_for_status(
+            e.status_code,
+            provider=provider,
+            model=model,
+            error_type=e.type,
+            error_code=e.code,
+            message=_message(e.body) or e.message,
+            headers=e.response.headers,
+            request_id=e.request_id,
+        )
+    timed_out = isinstance(e, openai.APITimeoutError | httpx2.TimeoutException)
+    if in_stream:
+        if isinstance(e, openai.APIConnectionError | httpx2.TransportError):
+            what = "no data within the timeout" if timed_out else "connection lost"
+        else:  # an error object inside the HTTP 200 stream
+            kind = getattr(e, "type", None) or "error"
+            what = f"error event {kind}: {_message(getattr(e, 'body', None)) or e}"
+        return stream_broken(what, provider=provider, model=model, request_id=request_id)
+    if isinstance(e, openai.APIConnectionError | httpx2.TransportError):
+        return transport_error(timed_out, type(e).__name__, provider=provider, model=model)
+    return stream_broken(
+        f"unreadable response ({e})", provider=provider, model=model, request_id=request_id
+    )
+
+
+def _message(body: object) -> str | None:
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        return message if isinstance(message, str) else None
+    return None
+
+
+def _usage(u: CompletionUsage | None) -> Usage:
+    if u is None:
+        return Usage()
+    cached = (u.prompt_tokens_details.cached_tokens or 0) if u.prompt_tokens_details else 0
+    # phaseroute's input_tokens exclude cache reads (Anthropic's convention); OpenAI's include them.
+    return Usage(
+        input_tokens=max(0, u.prompt_tokens - cached),
+        output_tokens=u.completion_tokens,
+        cache_read_tokens=cached,
+    )
+
+
+@dataclass
+class _StreamState:
+    """What a chunk stream has said so far.
+
+    The SDK swallows `data: [DONE]` and ends quietly without it, so completeness is judged
+    from what precedes it: a `finish_reason`, and the usage chunk when usage was asked for.
+    """
+
+    request: CompletionRequest
+    provider: str
+    started: float
+    request_id: str | None
+    want_usage: bool
+    model: str | None = None
+    parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    first_token_s: float | None = None
+
+    def feed(self, chunk: ChatCompletionChunk) -> str | None:
+        self.model = self.model or chunk.model or None
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        text = None
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            if choice.delta.content:
+                text = choice.delta.content
+                if self.first_token_s is None:
+                    self.first_token_s = time.perf_counter() - self.started
+                self.parts.append(text)
+            if choice.finish_reason is not None:
+                self.finish_reason = choice.finish_reason
+        return text
+
+    def finish(self) -> CompletionResponse:
+        missing = (
+            "a finish_reason"
+            if self.finish_reason is None
+            else "the usage chunk"
+            if self.want_usage and self.usage is None
+            else None
+        )
+        if missing:
+            raise stream_broken(
+                f"the stream ended without {missing} (cut off before [DONE])",
+                provider=self.provider,
+                model=self.request.model,
+                request_id=self.request_id,
+            )
+        return CompletionResponse(
+            text="".join(self.parts),
+            model_requested=self.request.model,
+            model_reported=self.model or self.request.model,
+            provider=self.provider,
+            usage=self.usage or Usage(),
+            stop_reason=self.finish_reason,
+            request_id=self.request_id,
+            first_token_s=self.first_token_s,
+            latency_s=time.perf_counter() - self.started,
+        )
+
+
+class OpenAICompatProvider:
+    """Chat Completions on any OpenAI-compatible endpoint; sync and async, plain and streaming.
+
+    `max_tokens_param` names the limit field ("max_completion_tokens" for OpenAI's reasoning
+    models). `stream_usage=False` stops asking for the usage chunk, for servers that reject
+    `stream_options`; streamed usage is then zero. `timeout` bounds every read (seconds).
+    Use one provider's async methods from one event loop, and `await aclose()` when done.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        name: str = "openai",
+        max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+        stream_usage: bool = True,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._name = name
+        self._max_tokens_param = max_tokens_param
+        self._stream_usage = stream_usage
+        self._client_args: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout,
+            "max_retries": 0,  # the router is the only retry loop
+            "default_headers": dict(default_headers or {}),
+        }
+        self._client = openai.OpenAI(**self._client_args)
+        self._async: openai.AsyncOpenAI | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _aclient(self) -> openai.AsyncOpenAI:
+        if self._async is None:
+            self._async = openai.AsyncOpenAI(**self._client_args)
+        return self._async
+
+    def _params(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        messages: list[dict[str, str]] = []
+        if request.system is not None:
+            messages.append({"role": "system", "content": request.system})
+        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            self._max_tokens_param: request.max_tokens,
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.stop:
+            params["stop"] = list(request.stop)
+        if stream:
+            params["stream"] = True
+            if self._stream_usage:
+                params["stream_options"] = {"include_usage": True}
+        return params
+
+    def _response(
+        self, completion: ChatCompletion, request: CompletionRequest, started: float
+    ) -> CompletionResponse:
+        elapsed = time.perf_counter() - started
+        choice = completion.choices[0] if completion.choices else None
+        return CompletionResponse(
+            text=(choice.message.content or "") if choice else "",
+            model_requested=request.model,
+            model_reported=completion.model or request.model,
+            provider=self._name,
+            usage=_usage(completion.usage),
+            stop_reason=choice.finish_reason if choice else None,
+            request_id=completion._request_id,
+            first_token_s=elapsed,  # the first token arrives with the whole answer
+            latency_s=elapsed,
+        )
+
+    def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
+        return _map_error(e, provider=self._name, model=request.model, **kw)
+
+    def complete(self, request: CompletionRequest) -> CompletionResponse:
+        started = time.perf_counter()
+        try:
+            completion = self._client.chat.completions.create(**self._params(request, False))
+        except _SDK_ERRORS as e:
+            raise self._error(e, request, in_stream=False) from e
+        return self._response(completion, request, started)
+
+    async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        started = time.perf_counter()
+        try:
+            completion = await self._aclient().chat.completions.create(
+                **self._params(request, False)
+            )
+        except _SDK_ERRORS as e:
+            raise self._error(e, request, in_stream=False) from e
+        return self._response(completion, request, started)
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        started = time.perf_counter()
+        try:
+            chunks = self._client.chat.completions.create(**self._params(request, True))
+        except _SDK_ERRORS as e:
+            raise self._error(e, request, in_stream=False) from e
+        state = _StreamState(
+            request,
+            self._name,
+            started,
+            chunks.response.headers.get("x-request-id"),
+            self._stream_usage,
+        )
+        with chunks:
+            try:
+                for chunk in chunks:
+                    text = state.feed(chunk)
+                    if text:
+                        yield TextDelta(text)
+            except _SDK_ERRORS as e:
+                raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
+        yield StreamEnd(state.finish())
+
+    async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        started = time.perf_counter()
+        try:
+            chunks = await self._aclient().chat.completions.create(**self._params(request, True))
+        except _SDK_ERRORS as e:
+            raise self._error(e, request, in_stream=False) from e
+        state = _StreamState(
+            request,
+            self._name,
+            started,
+            chunks.response.headers.get("x-request-id"),
+            self._stream_usage,
+        )
+        async with chunks:
+            try:
+                async for chunk in chunks:
+                    text = state.feed(chunk)
+                    if text:
+                        yield TextDelta(text)
+            except _SDK_ERRORS as e:
+                raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
+        yield StreamEnd(state.finish())
+
+    def close(self) -> None:
+        """Close the sync client (the async one, if used, needs `await aclose()`)."""
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Close both clients."""
+        self._client.close()
+        if self._async is not None:
+            await self._async.close()
