@@ -1,21 +1,59 @@
-"""Measurement: decide each phase's route from evidence (DESIGN §4)."""
+"""Measurement: datasets, scorers, statistics, the harness, the response cache and reports."""
 
-from phaseroute.measure._stats import (
-    Decision,
-    GapEstimate,
-    NonInferiority,
-    SequentialComparison,
-    TierChoice,
-    choose_cheapest,
-    compare_paired,
+from __future__ import annotations
+
+from phaseroute.measure._cache import CachedCaller, ResponseCache, cache_key, cache_location
+from phaseroute.measure._dataset import LabelledDataset, LabelledItem, read_labelled
+from phaseroute.measure._harness import (
+    MeasurementRun,
+    MeasureSettings,
+    PairedScores,
+    PhaseResult,
+    PhaseTask,
+    Progress,
+    measure_phase,
+    merge_lock,
+    metric_interval,
+    run_measurement,
 )
+from phaseroute.measure._live import LiveSource, RouterCaller
+from phaseroute.measure._replay import ReplayPhase, phase_name, read_mapping, replay_policy_yaml
+from phaseroute.measure._report import html_report, markdown_report, write_reports
+from phaseroute.measure._scorers import ModelCaller, Score, Scorer, build_scorer
+from phaseroute.measure._tasks import live_tasks, replay_tasks, select_phases
 
 __all__ = [
-    "Decision",
-    "GapEstimate",
-    "NonInferiority",
-    "SequentialComparison",
-    "TierChoice",
-    "choose_cheapest",
-    "compare_paired",
+    "CachedCaller",
+    "LabelledDataset",
+    "LabelledItem",
+    "LiveSource",
+    "MeasureSettings",
+    "MeasurementRun",
+    "ModelCaller",
+    "PairedScores",
+    "PhaseResult",
+    "PhaseTask",
+    "Progress",
+    "ReplayPhase",
+    "ResponseCache",
+    "RouterCaller",
+    "Score",
+    "Scorer",
+    "build_scorer",
+    "cache_key",
+    "cache_location",
+    "html_report",
+    "live_tasks",
+    "markdown_report",
+    "measure_phase",
+    "merge_lock",
+    "metric_interval",
+    "phase_name",
+    "read_labelled",
+    "read_mapping",
+    "replay_policy_yaml",
+    "replay_tasks",
+    "run_measurement",
+    "select_phases",
+    "write_reports",
 ]

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import rfc8785
@@ -20,8 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from phaseroute.errors import StorageError
 from phaseroute.measure._scorers import ModelCaller
+from phaseroute.policy._plan import RoutingPlan
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Usage
-from phaseroute.storage.database import Migration, migrate
+from phaseroute.storage.database import DEFAULT_DATABASE, Migration, migrate
 
 COMPONENT = "cache"
 
@@ -43,6 +45,18 @@ MIGRATIONS = (Migration(1, "response_cache table", _create),)
 _TABLE = table(
     "response_cache", column("key"), column("model_id"), column("response"), column("created_at")
 )
+
+
+def cache_location(plan: RoutingPlan, database: str | Path | None = None) -> str | Path:
+    """The cache's database: given, else the policy's ``database``, else beside the policy.
+
+    The same rule the router uses for its ledger, so one project keeps one database.
+    """
+    location: str | Path = database or plan.policy.database or DEFAULT_DATABASE
+    if isinstance(location, str) and "://" in location:
+        return location
+    path = Path(location).expanduser()
+    return path if path.is_absolute() else plan.base_dir / path
 
 
 def cache_key(request: CompletionRequest) -> str:

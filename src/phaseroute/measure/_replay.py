@@ -44,7 +44,13 @@ class ReplayPhase:
         name = self.recorded_names[model]
         return [self.outcomes.normalised(self.items[i].scores[name]) for i in indices]
 
-    def is_binary(self) -> bool:
+    @property
+    def size(self) -> int:
+        return len(self.items)
+
+    @property
+    def binary(self) -> bool:
+        """Whether every score of this phase is 0 or 1 on the file's scale."""
         return all(
             s in (self.outcomes.score_min, self.outcomes.score_max)
             for it in self.items
@@ -168,7 +174,7 @@ def phase_name(subject: str) -> str:
     return name if name[0].isalnum() else f"p{name}"
 
 
-def replay_policy(
+def replay_policy_yaml(
     outcomes: RecordedOutcomes,
     outcomes_ref: str,
     *,

@@ -70,7 +70,7 @@ class Comparison(_Lock):
     decision: Decision
     stopped_early: bool
     items_needed: int | None = Field(default=None, ge=0)
-    suspicious: bool
+    suspicious: str | None = None  # why the result looks like a data defect, when it does
     explanation: str
 
 
@@ -286,18 +286,13 @@ def _pts(value: float) -> str:
 def describe(entry: PhaseLock) -> str:
     """The evidence in words a risk officer can check against the numbers in the lock."""
     ds = entry.dataset
-    where = (
-        f"{ds.items} items of {ds.path}"
-        + (
-            f" ({', '.join(ds.subjects)})"
-            if ds.kind == "recorded" and len(ds.subjects) <= 3
-            else ""
-        )
-        + f", sha256 {ds.sha256[:12]}, measured {entry.measured_at[:10]}"
-    )
+    subjects = f" ({', '.join(ds.subjects)})" if 0 < len(ds.subjects) <= 3 else ""
     level = f"{100 * (1 - entry.alpha):g}%"
     margin = f"{_pts(entry.margin)}-point margin"
-    parts = [f"Measured on {where}."]
+    parts = [
+        f"Measured {entry.measured_at[:10]} on {ds.path}{subjects} ({ds.items} items available, "
+        f"sha256 {ds.sha256[:12]})."
+    ]
     for c in entry.comparisons:
         cand, ref = c.candidate, c.reference
         line = (
@@ -400,11 +395,10 @@ def evidence_from_lock(
         suspicious = None
         if entry.outcome == "suspicious":
             flagged = [c for c in entry.comparisons if c.suspicious]
-            who = flagged[0].candidate.model if flagged else "a cheaper model"
-            gap = f" by {_pts(-flagged[0].gap.estimate)} points" if flagged else ""
             suspicious = (
-                f"{who} beat the top tier{gap}, far more than chance allows (often a "
-                "scoring or answer-extraction defect)"
+                f"{flagged[0].candidate.model}: {flagged[0].suspicious}"
+                if flagged
+                else "a cheaper model beat the top tier far more than chance allows"
             )
         out[(wf, name)] = PhaseEvidence(
             workflow=wf,
