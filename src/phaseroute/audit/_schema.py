@@ -1,0 +1,108 @@
+"""The audit tables and their numbered migrations (SQLite and PostgreSQL).
+
+- ``audit_chain``: one row, the chain head (id, last sequence and hash, last checkpoint). Every
+  append locks it, which is what serialises writers across threads, processes and replicas.
+- ``audit_records``: the chained records (seq, prev_hash, hash, canonical JSON body).
+- ``audit_content``: request and response text, keyed by seq; erasable, never chained itself.
+- ``audit_checkpoints``: Ed25519-signed (seq, head hash, count, time).
+
+Records and checkpoints refuse UPDATE and DELETE by trigger. That stops accidents, not a
+database administrator (who can drop a trigger); the hash chain and signatures are what make
+tampering detectable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, text
+
+from phaseroute.storage.database import Migration
+
+COMPONENT = "audit"
+
+_TABLES = (
+    "CREATE TABLE audit_chain ("
+    " id INTEGER PRIMARY KEY,"
+    " chain_id VARCHAR(36) NOT NULL,"
+    " created_at VARCHAR(40) NOT NULL,"
+    " last_seq BIGINT NOT NULL,"
+    " last_hash CHAR(64) NOT NULL,"
+    " checkpoint_seq BIGINT NOT NULL,"
+    " checkpoint_at VARCHAR(40) NOT NULL)",
+    "CREATE TABLE audit_records ("
+    " seq BIGINT PRIMARY KEY,"
+    " prev_hash CHAR(64) NOT NULL,"
+    " hash CHAR(64) NOT NULL,"
+    " body TEXT NOT NULL)",
+    "CREATE TABLE audit_content ("
+    " seq BIGINT PRIMARY KEY,"
+    " request TEXT,"
+    " response TEXT,"
+    " erased_at VARCHAR(40))",
+    "CREATE TABLE audit_checkpoints ("
+    " seq BIGINT PRIMARY KEY,"
+    " head_hash CHAR(64) NOT NULL,"
+    " count BIGINT NOT NULL,"
+    " signed_at VARCHAR(40) NOT NULL,"
+    " chain_id VARCHAR(36) NOT NULL,"
+    " key_id VARCHAR(64) NOT NULL,"
+    " public_key VARCHAR(64) NOT NULL,"
+    " signature VARCHAR(128) NOT NULL)",
+)
+
+_SQLITE_GUARDS = (
+    *(
+        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
+        f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        for table in ("audit_records", "audit_checkpoints")
+        for op in ("UPDATE", "DELETE")
+    ),
+    "CREATE INDEX audit_records_case ON audit_records (json_extract(body, '$.case_id'))",
+    "CREATE INDEX audit_records_workflow ON audit_records"
+    " (json_extract(body, '$.workflow'), json_extract(body, '$.phase'))",
+)
+
+_POSTGRES_GUARDS = (
+    "CREATE FUNCTION phaseroute_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+    *(
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+        " FOR EACH ROW EXECUTE FUNCTION phaseroute_audit_append_only()"
+        for table in ("audit_records", "audit_checkpoints")
+    ),
+    *(
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION phaseroute_audit_append_only()"
+        for table in ("audit_records", "audit_checkpoints")
+    ),
+    "CREATE INDEX audit_records_case ON audit_records (((body::jsonb) ->> 'case_id'))",
+    "CREATE INDEX audit_records_workflow ON audit_records"
+    " (((body::jsonb) ->> 'workflow'), ((body::jsonb) ->> 'phase'))",
+)
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with microseconds and a Z suffix."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _create(conn: Connection) -> None:
+    for ddl in _TABLES:
+        conn.execute(text(ddl))
+    guards = _POSTGRES_GUARDS if conn.dialect.name == "postgresql" else _SQLITE_GUARDS
+    for ddl in guards:
+        conn.execute(text(ddl))
+    created = now_iso()
+    conn.execute(
+        text(
+            "INSERT INTO audit_chain"
+            " (id, chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at)"
+            " VALUES (1, :chain_id, :created, 0, :genesis, 0, :created)"
+        ),
+        {"chain_id": str(uuid.uuid4()), "created": created, "genesis": "0" * 64},
+    )
+
+
+MIGRATIONS = (Migration(1, "audit chain, records, content, checkpoints", _create),)

@@ -1,0 +1,329 @@
+"""The chain store: appends and checkpoints under a database lock, and reads for verification.
+
+Writers are serialised by the database, not by Python: SQLite takes its write lock up front
+with ``BEGIN IMMEDIATE``; PostgreSQL locks the ``audit_chain`` head row ``FOR UPDATE``. The
+sequence number is the primary key, so two writers can never both extend the same head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from phaseroute.audit._codec import EncodedRecord, checkpoint_payload, link_hash
+from phaseroute.audit._entry import AuditReceipt
+from phaseroute.audit._keys import key_id
+from phaseroute.audit._schema import COMPONENT, MIGRATIONS, now_iso
+from phaseroute.errors import AuditWriteFailed, StorageError
+from phaseroute.storage.database import migrate, open_engine
+
+_WRITE = "phaseroute_audit_write"
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The head row: chain id, last record and last checkpoint."""
+
+    chain_id: str
+    created_at: str
+    last_seq: int
+    last_hash: str
+    checkpoint_seq: int
+    checkpoint_at: str
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One chained record as stored, with its content row if there is one."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    body: str
+    has_content: bool = False
+    request: str | None = None
+    response: str | None = None
+    erased_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the chain had `count` records ending in `head_hash` at `seq`."""
+
+    seq: int
+    head_hash: str
+    count: int
+    signed_at: str
+    chain_id: str
+    key_id: str
+    public_key: str  # raw Ed25519 public key, hex
+    signature: str  # hex
+
+    def payload(self) -> bytes:
+        return checkpoint_payload(
+            self.chain_id, self.seq, self.head_hash, self.count, self.signed_at, self.key_id
+        )
+
+
+def _sqlite_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit the BEGIN itself (pysqlite would defer it).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class ChainStore:
+    """Database access for one audit chain (SQLite file or PostgreSQL database)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, location: str | Path | None) -> ChainStore:
+        engine = open_engine(location)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_autocommit)
+            event.listen(engine, "begin", _sqlite_begin)
+        migrate(engine, COMPONENT, MIGRATIONS)
+        return cls(engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ writing
+
+    def _writer(self) -> Connection:
+        """A connection whose transactions take the write lock at BEGIN (SQLite)."""
+        return self.engine.connect().execution_options(**{_WRITE: True})
+
+    def _lock_head(self, conn: Connection) -> ChainHead:
+        if self.dialect == "postgresql":
+            conn.execute(text("SET LOCAL synchronous_commit TO on"))
+        lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
+        row = conn.execute(
+            text(
+                "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at"
+                f" FROM audit_chain WHERE id = 1{lock}"
+            )
+        ).one()
+        return ChainHead(*row)
+
+    def append(
+        self,
+        records: Sequence[EncodedRecord],
+        *,
+        signing_key: Ed25519PrivateKey | None,
+        checkpoint_every: int,
+        checkpoint_seconds: float,
+    ) -> list[AuditReceipt]:
+        """Chain `records` after the head in one transaction; return once it is committed."""
+        try:
+            with self._writer() as conn, conn.begin():
+                head = self._lock_head(conn)
+                receipts = self._insert(conn, head, records)
+                last = receipts[-1]
+                due = signing_key is not None and (
+                    last.sequence - head.checkpoint_seq >= checkpoint_every
+                    or _age_s(head.checkpoint_at, last.recorded_at) >= checkpoint_seconds
+                )
+                if due and signing_key is not None:
+                    self._sign(conn, head, last.sequence, last.record_hash, signing_key)
+                    receipts = [_checkpointed(r) for r in receipts]
+                else:
+                    self._move_head(conn, last.sequence, last.record_hash)
+        except SQLAlchemyError as e:
+            raise AuditWriteFailed(
+                f"the audit record could not be written to {self.describe()}: {_reason(e)}"
+            ) from e
+        return receipts
+
+    def _insert(
+        self, conn: Connection, head: ChainHead, records: Sequence[EncodedRecord]
+    ) -> list[AuditReceipt]:
+        seq, prev = head.last_seq, head.last_hash
+        rows: list[dict[str, Any]] = []
+        content: list[dict[str, Any]] = []
+        receipts: list[AuditReceipt] = []
+        for rec in records:
+            seq += 1
+            own = link_hash(seq, prev, rec.body_sha256)
+            rows.append({"seq": seq, "prev": prev, "hash": own, "body": rec.body})
+            if rec.stores_content:
+                content.append({"seq": seq, "req": rec.request_json, "resp": rec.response_text})
+            receipts.append(AuditReceipt(seq, own, prev, rec.recorded_at))
+            prev = own
+        conn.execute(
+            text(
+                "INSERT INTO audit_records (seq, prev_hash, hash, body)"
+                " VALUES (:seq, :prev, :hash, :body)"
+            ),
+            rows,
+        )
+        if content:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_content (seq, request, response) VALUES (:seq, :req, :resp)"
+                ),
+                content,
+            )
+        return receipts
+
+    def _move_head(self, conn: Connection, seq: int, head_hash: str) -> None:
+        conn.execute(
+            text("UPDATE audit_chain SET last_seq = :s, last_hash = :h WHERE id = 1"),
+            {"s": seq, "h": head_hash},
+        )
+
+    def _sign(
+        self, conn: Connection, head: ChainHead, seq: int, head_hash: str, key: Ed25519PrivateKey
+    ) -> Checkpoint:
+        public = key.public_key()
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        unsigned = Checkpoint(
+            seq, head_hash, seq, now_iso(), head.chain_id, key_id(public), raw.hex(), ""
+        )
+        cp = Checkpoint(**{**unsigned.__dict__, "signature": key.sign(unsigned.payload()).hex()})
+        conn.execute(
+            text(
+                "INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at, chain_id,"
+                " key_id, public_key, signature) VALUES (:seq, :head_hash, :count, :signed_at,"
+                " :chain_id, :key_id, :public_key, :signature)"
+            ),
+            cp.__dict__,
+        )
+        conn.execute(
+            text(
+                "UPDATE audit_chain SET last_seq = :s, last_hash = :h,"
+                " checkpoint_seq = :s, checkpoint_at = :t WHERE id = 1"
+            ),
+            {"s": seq, "h": head_hash, "t": cp.signed_at},
+        )
+        return cp
+
+    def checkpoint(self, signing_key: Ed25519PrivateKey) -> Checkpoint | None:
+        """Sign the current head if records exist past the last checkpoint."""
+        try:
+            with self._writer() as conn, conn.begin():
+                head = self._lock_head(conn)
+                if head.last_seq <= head.checkpoint_seq:
+                    return None
+                return self._sign(conn, head, head.last_seq, head.last_hash, signing_key)
+        except SQLAlchemyError as e:
+            raise AuditWriteFailed(
+                f"the audit checkpoint could not be written to {self.describe()}: {_reason(e)}"
+            ) from e
+
+    def erase_content(self, seq: int) -> bool:
+        """Drop the request and response text of record `seq`; False if there was none."""
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    text(
+                        "UPDATE audit_content SET request = NULL, response = NULL, erased_at = :t"
+                        " WHERE seq = :seq AND erased_at IS NULL"
+                    ),
+                    {"seq": seq, "t": now_iso()},
+                )
+                return bool(result.rowcount)
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not erase the content of record {seq}: {_reason(e)}") from e
+
+    # ------------------------------------------------------------------ reading
+
+    def describe(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def head(self) -> ChainHead:
+        with self.engine.connect() as conn:
+            return ChainHead(
+                *conn.execute(
+                    text(
+                        "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq,"
+                        " checkpoint_at FROM audit_chain WHERE id = 1"
+                    )
+                ).one()
+            )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A consistent read view (one transaction) over head, checkpoints and records."""
+        conn = self.engine.connect()
+        if self.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            with conn.begin():
+                yield Snapshot(conn)
+        finally:
+            conn.close()
+
+
+class Snapshot:
+    """Reads inside one transaction, so head, records and checkpoints agree."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def head(self) -> ChainHead:
+        return ChainHead(
+            *self.conn.execute(
+                text(
+                    "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq,"
+                    " checkpoint_at FROM audit_chain WHERE id = 1"
+                )
+            ).one()
+        )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self.conn.execute(
+            text(
+                "SELECT seq, head_hash, count, signed_at, chain_id, key_id, public_key,"
+                " signature FROM audit_checkpoints ORDER BY seq"
+            )
+        )
+        return [Checkpoint(*row) for row in rows]
+
+    def records(
+        self, where: str = "", params: dict[str, Any] | None = None
+    ) -> Iterator[StoredRecord]:
+        result = self.conn.execution_options(stream_results=True, yield_per=2000).execute(
+            text(
+                "SELECT r.seq, r.prev_hash, r.hash, r.body, c.seq IS NOT NULL, c.request,"
+                " c.response, c.erased_at FROM audit_records r"
+                f" LEFT JOIN audit_content c ON c.seq = r.seq {where} ORDER BY r.seq"
+            ),
+            params or {},
+        )
+        for row in result:
+            yield StoredRecord(*row)
+
+    def count(self) -> int:
+        return int(self.conn.execute(text("SELECT COUNT(*) FROM audit_records")).scalar_one())
+
+
+def _checkpointed(r: AuditReceipt) -> AuditReceipt:
+    return AuditReceipt(r.sequence, r.record_hash, r.prev_hash, r.recorded_at, True)
+
+
+def _age_s(since: str, now: str) -> float:
+    try:
+        return (datetime.fromisoformat(now) - datetime.fromisoformat(since)).total_seconds()
+    except ValueError:
+        return float("inf")  # an unreadable time: sign now rather than never
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    orig = getattr(e, "orig", None)
+    return str(orig if orig is not None else e).strip().splitlines()[0]

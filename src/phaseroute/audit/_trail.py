@@ -1,0 +1,188 @@
+"""`AuditTrail`: the router's handle on the chain — durable appends, signed checkpoints.
+
+Appends from many threads are group-committed: whoever holds the commit turn writes every
+record queued so far in one transaction, and each caller returns only after the transaction
+holding its record has committed. The database lock (not this batching) is what keeps the
+chain single across processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from phaseroute.audit._codec import EncodedRecord, encode_record
+from phaseroute.audit._entry import AuditEntry, AuditReceipt
+from phaseroute.audit._schema import now_iso
+from phaseroute.audit._store import ChainStore, Checkpoint
+from phaseroute.errors import AuditWriteFailed, RequestError
+
+_log = logging.getLogger("phaseroute.audit")
+
+
+@dataclass
+class _Pending:
+    record: EncodedRecord
+    done: threading.Event = field(default_factory=threading.Event)
+    receipt: AuditReceipt | None = None
+    error: BaseException | None = None
+
+
+class AuditTrail:
+    """An open audit chain. Thread-safe; share one per process."""
+
+    def __init__(
+        self,
+        store: ChainStore,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_seconds: float = 60.0,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise RequestError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
+        if checkpoint_seconds <= 0:
+            raise RequestError(f"checkpoint_seconds must be positive, got {checkpoint_seconds}")
+        self.store = store
+        self._key = signing_key
+        self._every = checkpoint_every
+        self._seconds = checkpoint_seconds
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._commit_turn = threading.Lock()
+        self._closed = threading.Event()
+        self._timer: threading.Thread | None = None
+        if signing_key is not None:
+            # A writer that was killed may have left records no checkpoint covers.
+            self.store.checkpoint(signing_key)
+            self._timer = threading.Thread(
+                target=self._tick, name="phaseroute-audit-checkpoint", daemon=True
+            )
+            self._timer.start()
+
+    @classmethod
+    def open(
+        cls,
+        location: str | Path | None,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_seconds: float = 60.0,
+    ) -> AuditTrail:
+        """Open (creating and migrating if needed) the chain at `location`.
+
+        `location` is a SQLite file path or a ``postgresql://`` URL (None: phaseroute.db).
+        Without a `signing_key` records are chained but never checkpointed.
+        """
+        return cls(
+            ChainStore.open(location),
+            signing_key=signing_key,
+            checkpoint_every=checkpoint_every,
+            checkpoint_seconds=checkpoint_seconds,
+        )
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey | None:
+        return self._key
+
+    def append(self, entry: AuditEntry) -> AuditReceipt:
+        """Chain `entry`; returns only once the record is durable, else AuditWriteFailed."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: list[AuditEntry]) -> list[AuditReceipt]:
+        """Chain several entries (in order, adjacent only if no other writer interleaves)."""
+        if self._closed.is_set():
+            raise AuditWriteFailed("the audit trail is closed; the record was not written")
+        recorded_at = now_iso()
+        pending = [_Pending(encode_record(e, recorded_at)) for e in entries]
+        with self._queue_lock:
+            self._queue.extend(pending)
+        with self._commit_turn:
+            if not pending[-1].done.is_set():
+                self._commit_queued()
+        receipts: list[AuditReceipt] = []
+        for p in pending:
+            p.done.wait()
+            if p.error is not None:
+                if isinstance(p.error, AuditWriteFailed):
+                    raise AuditWriteFailed(str(p.error)) from p.error
+                raise AuditWriteFailed(f"the audit record could not be written: {p.error}") from (
+                    p.error
+                )
+            if p.receipt is None:  # unreachable: done is set with a receipt or an error
+                raise AuditWriteFailed("the audit record was not acknowledged")
+            receipts.append(p.receipt)
+        return receipts
+
+    def _commit_queued(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            receipts = self.store.append(
+                [p.record for p in batch],
+                signing_key=self._key,
+                checkpoint_every=self._every,
+                checkpoint_seconds=self._seconds,
+            )
+        except BaseException as e:
+            for p in batch:
+                p.error = e
+                p.done.set()
+            if not isinstance(e, Exception):
+                raise
+            return
+        for p, r in zip(batch, receipts, strict=True):
+            p.receipt = r
+            p.done.set()
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the head now if any record is not yet covered; needs the signing key."""
+        if self._key is None:
+            raise RequestError(
+                "this audit trail has no signing key, so it cannot write checkpoints — "
+                "open it with signing_key=load_signing_key(...)"
+            )
+        return self.store.checkpoint(self._key)
+
+    def erase_content(self, seq: int) -> bool:
+        """Erase the stored request/response of record `seq`; the chain stays intact."""
+        return self.store.erase_content(seq)
+
+    def _tick(self) -> None:
+        while not self._closed.wait(self._seconds):
+            try:
+                if self._key is not None:
+                    self.store.checkpoint(self._key)
+            except Exception as e:  # the next append or close retries; never kill the thread
+                _log.warning("periodic audit checkpoint failed: %s", e)
+
+    def close(self) -> None:
+        """Stop the checkpoint timer and sign the head if it is not covered yet."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._timer is not None:
+            self._timer.join()
+        try:
+            if self._key is not None:
+                self.store.checkpoint(self._key)
+        finally:
+            self.store.dispose()
+
+    def __enter__(self) -> AuditTrail:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
