@@ -55,9 +55,9 @@ def test_thousand_calls_under_top_tier_faults(tmp_path: Path) -> None:
     def one(phase: str) -> tuple[str, RoutedResponse | RoutingUnavailable, float]:
         t0 = clock.monotonic()
         try:
-            result: RoutedResponse | RoutingUnavailable = router.complete("wf", phase, [
-                {"role": "user", "content": "alert"}
-            ])
+            result: RoutedResponse | RoutingUnavailable = router.complete(
+                "wf", phase, [{"role": "user", "content": "alert"}]
+            )
         except RoutingUnavailable as e:
             result = e
         return phase, result, clock.monotonic() - t0

@@ -172,13 +172,18 @@ def test_a_phase_that_cannot_get_its_tier_fails_loudly(tmp_path: Path) -> None:
         router.complete("wf", "review", MSG)
     e = info.value
     assert (e.workflow, e.phase, e.tier) == ("wf", "review", "frontier")
-    assert [(a.model, a.tier) for a in e.attempts] == [("large", "frontier"), ("large2", "frontier")]
+    assert [(a.model, a.tier) for a in e.attempts] == [
+        ("large", "frontier"),
+        ("large2", "frontier"),
+    ]
     assert "Overloaded" in e.attempts[0].error and "ServerError" in e.attempts[1].error
     assert "large (frontier): Overloaded" in str(e)
 
 
 def test_a_degradable_phase_degrades_and_says_so(tmp_path: Path) -> None:
-    main = FakeProvider("main", faults=lambda r: None if r.model == "claude-haiku-4-5" else overloaded())
+    main = FakeProvider(
+        "main", faults=lambda r: None if r.model == "claude-haiku-4-5" else overloaded()
+    )
     backup = FakeProvider("backup", faults=lambda r: overloaded())
     router, _ = make(tmp_path, main, backup, RetryPolicy(max_attempts=1, deadline_s=30))
     result = router.complete("wf", "draft", MSG)
@@ -241,7 +246,10 @@ def test_costs_are_decimals_with_a_top_tier_counterfactual(tmp_path: Path) -> No
     plan = load_plan(write_policy(tmp_path))
     router = Router(
         plan,
-        {"main": FakeProvider("main", reply='{"decision": "approve"}'), "backup": FakeProvider("x")},
+        {
+            "main": FakeProvider("main", reply='{"decision": "approve"}'),
+            "backup": FakeProvider("x"),
+        },
         prices=PriceBook.from_policy(plan.policy),
     )
     result = router.complete("wf", "review", MSG)

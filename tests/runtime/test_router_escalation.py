@@ -109,10 +109,14 @@ def test_validators() -> None:
     assert conf("answer: x\nconfidence: 0.9").ok
     assert not conf("confidence = 0.5").ok and "below the minimum" in conf("confidence=0.5").reason
     assert not conf("no number").ok
-    schema = JsonSchemaValidator.model_validate({"type": "json_schema", "schema": {"type": "array"}})
+    schema = JsonSchemaValidator.model_validate(
+        {"type": "json_schema", "schema": {"type": "array"}}
+    )
     check = build_validator(schema, "p")
     assert check("[1]").ok and not check("{}").ok
-    fn = build_validator(CallableValidator(type="callable", function="validators_for_tests:short"), "p")
+    fn = build_validator(
+        CallableValidator(type="callable", function="validators_for_tests:short"), "p"
+    )
     assert fn("abc").ok and fn("abcdefghijk").reason == "longer than 10"
     raising = build_validator(
         CallableValidator(type="callable", function="validators_for_tests:broken"), "p"

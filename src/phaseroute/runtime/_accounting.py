@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from phaseroute.audit._entry import AuditEntry
+from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
 from phaseroute.errors import AuditWriteFailed
 from phaseroute.policy import ModelChoice, PhaseDecision

@@ -283,6 +283,11 @@ class UsageLedger:
         """A ledger on the database at `location` (SQLite path or postgresql:// URL)."""
         return cls(open_engine(location), dispose_engine=True, **kwargs)  # type: ignore[arg-type]
 
+    @property
+    def url(self) -> str:
+        """The database URL (with its password, for opening siblings on the same database)."""
+        return self.engine.url.render_as_string(hide_password=False)
+
     def record(self, record: UsageRecord) -> None:
         """Queue one row for writing; returns at once."""
         self._writer.put(_row(record))

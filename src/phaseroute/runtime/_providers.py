@@ -10,14 +10,20 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
+from phaseroute.audit import AuditTrail, load_signing_key
 from phaseroute.errors import RequestError
 from phaseroute.policy import RoutingPlan
 from phaseroute.policy._schema import AnthropicProvider as AnthropicConfig
 from phaseroute.policy._schema import OpenAICompatProvider as OpenAICompatConfig
 from phaseroute.policy._schema import ProviderConfig
 from phaseroute.policy._schema import ReplayProvider as ReplayConfig
+from phaseroute.providers import (
+    AnthropicProvider,
+    OpenAICompatProvider,
+    ReplayProvider,
+    resolve_secret,
+)
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Provider, StreamEvent
-from phaseroute.runtime._accounting import AuditSink
 from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.storage.database import DEFAULT_DATABASE
 
@@ -61,17 +67,39 @@ class LazyProvider:
             if self._built is not None:
                 self._built.close()
 
+    async def aclose(self) -> None:
+        """Close the built provider, its async client too when it has one."""
+        built = self._built
+        if built is not None:
+            await close_provider(built)
+
+
+async def close_provider(provider: Provider) -> None:
+    """`aclose()` where a provider has one (it owns an async client), else `close()`."""
+    aclose = getattr(provider, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    else:
+        provider.close()
+
 
 def _factory(name: str, config: ProviderConfig, base_dir: Path) -> Callable[[], Provider]:
     def make() -> Provider:
-        from phaseroute import providers
-
         if isinstance(config, AnthropicConfig):
-            return providers.AnthropicProvider.from_config(name, config)  # type: ignore[attr-defined,no-any-return]
+            return AnthropicProvider(
+                resolve_secret(config.api_key, base_dir),
+                base_url=config.base_url,
+                timeout=config.timeout_s,
+                name=name,
+            )
         if isinstance(config, OpenAICompatConfig):
-            return providers.OpenAICompatProvider.from_config(name, config)  # type: ignore[attr-defined,no-any-return]
+            # A local endpoint (vLLM, Ollama) may need no key; the SDK still wants one.
+            key = resolve_secret(config.api_key, base_dir) if config.api_key else "unused"
+            return OpenAICompatProvider(
+                key, base_url=config.base_url, timeout=config.timeout_s, name=name
+            )
         if isinstance(config, ReplayConfig):
-            return providers.ReplayProvider.open(base_dir / config.outcomes, name=name)  # type: ignore[attr-defined,no-any-return]
+            return ReplayProvider(base_dir / config.outcomes, name=name)
         raise AssertionError(f"unknown provider config {config!r}")  # pragma: no cover
 
     return make
@@ -103,22 +131,12 @@ def database_location(plan: RoutingPlan, database: str | Path | None) -> str | P
     return path if path.is_absolute() else plan.base_dir / path
 
 
-def open_ledger(plan: RoutingPlan, database: str | Path | None) -> UsageLedger:
-    return UsageLedger.open(database_location(plan, database))
-
-
-def open_audit(plan: RoutingPlan, ledger: UsageLedger) -> AuditSink:
-    """The policy's audit trail, in the same database as the ledger."""
-    from phaseroute import audit
-
+def open_audit(plan: RoutingPlan, location: str | Path) -> AuditTrail:
+    """The policy's audit trail (signed checkpoints when it names a signing key)."""
     cfg = plan.policy.audit
-    key = (
-        audit.load_signing_key(cfg.signing_key, plan.base_dir)  # type: ignore[attr-defined]
-        if cfg.signing_key
-        else None
-    )
-    return audit.AuditTrail.open(  # type: ignore[attr-defined,no-any-return]
-        ledger.engine.url.render_as_string(hide_password=False),
+    key = load_signing_key(cfg.signing_key, plan.base_dir) if cfg.signing_key else None
+    return AuditTrail.open(
+        location,
         signing_key=key,
         checkpoint_every=cfg.checkpoint_every,
         checkpoint_seconds=cfg.checkpoint_seconds,

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from phaseroute.audit._entry import AuditEntry
+from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
 from phaseroute.errors import Attempt, RequestError, RoutingUnavailable
 from phaseroute.policy import Basis, Kind, ModelChoice, PhaseDecision, RoutingPlan, load_plan
@@ -32,7 +32,12 @@ from phaseroute.runtime._accounting import (
 )
 from phaseroute.runtime._clock import Clock, SystemClock
 from phaseroute.runtime._ledger import UsageLedger
-from phaseroute.runtime._providers import build_providers, open_audit, open_ledger
+from phaseroute.runtime._providers import (
+    build_providers,
+    close_provider,
+    database_location,
+    open_audit,
+)
 from phaseroute.runtime._request import MessageLike, build_request
 from phaseroute.runtime._result import (
     Escalation,
@@ -142,9 +147,12 @@ class Router:
         in `database` (default: the policy's `database`, else phaseroute.db beside it)."""
         plan = load_plan(path)
         built = build_providers(plan, providers or {})
-        ledger = database if isinstance(database, UsageLedger) else open_ledger(plan, database)
+        location = (
+            database_location(plan, database) if not isinstance(database, UsageLedger) else None
+        )
+        ledger = database if isinstance(database, UsageLedger) else UsageLedger.open(location)
         if audit is None and any(d.record for d in plan):
-            audit = open_audit(plan, ledger)
+            audit = open_audit(plan, location if location is not None else ledger.url)
         return cls(
             plan,
             built,
@@ -168,6 +176,25 @@ class Router:
                 close()
             for provider in self.providers.values():
                 provider.close()
+
+    async def aclose(self) -> None:
+        """`close()` for routers used from asyncio: also closes providers' async clients."""
+        self._workers.close()
+        try:
+            if self.ledger is not None:
+                await asyncio.to_thread(self.ledger.close)
+        finally:
+            close = getattr(self.audit, "close", None)
+            if close is not None:
+                await asyncio.to_thread(close)
+            for provider in self.providers.values():
+                await close_provider(provider)
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __enter__(self) -> Router:
         return self
