@@ -70,7 +70,9 @@ def parse(body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamReques
 
 
 def api_key(headers: Mapping[str, str]) -> str | None:
-    return headers.get("x-api-key")
+    """The key from `x-api-key`, or from `Authorization: Bearer` (newer SDKs send that)."""
+    auth = headers.get("authorization", "")
+    return headers.get("x-api-key") or (auth[7:] if auth.startswith("Bearer ") else None)
 
 
 def _usage(answer: Answer, output_tokens: int) -> dict[str, Any]:
