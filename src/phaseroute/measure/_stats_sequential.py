@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from phaseroute.errors import Problem, RequestError
-from phaseroute.measure._stats_betting import BettingConfidenceSequence, FloatArray
+from phaseroute.measure._stats_betting import BettingConfidenceSequence, BoolArray, FloatArray
 from phaseroute.measure._stats_intervals import sign_test
 from phaseroute.measure._stats_verdict import (
     SUSPICIOUS_ALPHA,
@@ -25,6 +26,9 @@ from phaseroute.measure._stats_verdict import (
     paired_differences,
 )
 
+FUTILITY_FROM = 0.2  # never stop for futility before a fifth of max_items
+FUTILITY_SHIFT = 0.5  # optimism of the futility projection, in current half-widths
+IntArray = NDArray[np.int64]
 METHOD = "betting confidence sequence (anytime-valid, Waudby-Smith & Ramdas 2023)"
 
 
@@ -33,7 +37,9 @@ class SequentialComparison:
 
     ``decided`` turns true (and stays true) at the first item, once ``min_items`` are in,
     where the bounds put the gap clearly below or above the margin and — when the candidate
-    leads — the suspicious-phase question is settled too. ``finished`` adds ``max_items``.
+    leads — the suspicious-phase question is settled too. Given ``max_items`` (the dataset
+    size) it also turns true, with an *inconclusive* verdict, once even all ``max_items``
+    would likely leave the answer open (futility). ``finished`` adds reaching ``max_items``.
     """
 
     def __init__(
@@ -107,14 +113,18 @@ class SequentialComparison:
         ref_better = self._ref_better + np.cumsum(diffs > 0)
         cand_better = self._cand_better + np.cumsum(diffs < 0)
         gaps = (self._ref_sum + np.cumsum(ref) - self._cand_sum - np.cumsum(cand)) / counts
-        for offset in np.flatnonzero(counts >= self.min_items):
-            lower, upper = self._cs.bounds_after(int(offset))
+        lowers, uppers = self._cs.bounds_history()
+        clear = (lowers >= self.margin) | (uppers <= self.margin)
+        if self.max_items is not None:
+            clear |= self._futile(counts, gaps, lowers, uppers)
+        clear &= counts >= self.min_items
+        for offset in np.flatnonzero(clear):
+            lower, upper = float(lowers[offset]), float(uppers[offset])
+            decision: Decision = "inconclusive"
             if lower >= self.margin:
-                decision: Decision = "inferior"
+                decision = "inferior"
             elif upper <= self.margin:
                 decision = "non_inferior"
-            else:
-                continue
             if decision == "non_inferior" and lower <= -self._suspicious_gap:
                 # the candidate may lead by a suspicious amount: settle that before stopping
                 flagged = -gaps[offset] >= self._suspicious_gap and (
@@ -127,6 +137,25 @@ class SequentialComparison:
             self._decided_at = int(counts[offset])
             return
 
+    def _futile(
+        self, counts: IntArray, gaps: FloatArray, lowers: FloatArray, uppers: FloatArray
+    ) -> BoolArray:
+        """Per item: would even ``max_items`` items likely leave the answer open?
+
+        Non-binding futility: projects the current half-widths to ``max_items`` (they shrink
+        like ``1/sqrt(n)``) around a gap moved half a half-width towards each possible
+        decision. Stopping for futility only ever keeps the top tier, so it cannot raise the
+        risk of routing cheap.
+        """
+        assert self.max_items is not None
+        shrink = np.sqrt(counts / self.max_items)
+        up, down = uppers - gaps, gaps - lowers
+        can_be_inferior = gaps + FUTILITY_SHIFT * up - down * shrink >= self.margin
+        can_be_non_inferior = gaps - FUTILITY_SHIFT * down + up * shrink <= self.margin
+        eligible = (counts >= FUTILITY_FROM * self.max_items) & (counts < self.max_items)
+        futile: BoolArray = eligible & ~(can_be_inferior | can_be_non_inferior)
+        return futile
+
     # ------------------------------------------------------------------ reading
 
     @property
@@ -136,7 +165,7 @@ class SequentialComparison:
 
     @property
     def decided(self) -> bool:
-        """True once the decision is clear: the caller may stop feeding items."""
+        """True once the answer is settled (possibly "inconclusive"): stop feeding items."""
         return self._decision is not None
 
     @property
@@ -168,7 +197,12 @@ class SequentialComparison:
         )
         decision = self._decision
         note = ""
-        if decision is not None:
+        if decision == "inconclusive":
+            note = (
+                f"; stopped after {self._decided_at} items as even {self.max_items} would "
+                f"likely not settle it"
+            )
+        elif decision is not None:
             note = f"; clear after {self._decided_at} items"
         elif self._n < self.min_items:
             decision = "inconclusive"
