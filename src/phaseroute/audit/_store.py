@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,9 +41,11 @@ class ChainHead:
     checkpoint_at: str
 
 
-@dataclass(frozen=True)
-class StoredRecord:
-    """One chained record as stored, with its content row if there is one."""
+class StoredRecord(NamedTuple):
+    """One chained record as stored, with its content row if there is one.
+
+    A named tuple rather than a dataclass: verification builds millions of these.
+    """
 
     seq: int
     prev_hash: str
@@ -295,19 +297,38 @@ class Snapshot:
         )
         return [Checkpoint(*row) for row in rows]
 
-    def records(
-        self, where: str = "", params: dict[str, Any] | None = None
-    ) -> Iterator[StoredRecord]:
-        result = self.conn.execution_options(stream_results=True, yield_per=2000).execute(
-            text(
-                "SELECT r.seq, r.prev_hash, r.hash, r.body, c.seq IS NOT NULL, c.request,"
-                " c.response, c.erased_at FROM audit_records r"
-                f" LEFT JOIN audit_content c ON c.seq = r.seq {where} ORDER BY r.seq"
-            ),
-            params or {},
+    def records(self, case_id: str | None = None) -> Iterator[StoredRecord]:
+        """Records in seq order (optionally one case's), with their content rows.
+
+        Reads through the driver's own cursor (server-side on PostgreSQL): verification
+        streams millions of rows and SQLAlchemy's row layer would double the cost.
+        """
+        postgres = self.conn.dialect.name == "postgresql"
+        where = ""
+        params: tuple[str, ...] = ()
+        if case_id is not None:
+            where = (
+                "WHERE (r.body::jsonb) ->> 'case_id' = %s"
+                if postgres
+                else "WHERE json_extract(r.body, '$.case_id') = ?"
+            )
+            params = (case_id,)
+        sql = (
+            "SELECT r.seq, r.prev_hash, r.hash, r.body, c.seq IS NOT NULL, c.request,"
+            " c.response, c.erased_at FROM audit_records r"
+            f" LEFT JOIN audit_content c ON c.seq = r.seq {where} ORDER BY r.seq"
         )
-        for row in result:
-            yield StoredRecord(*row)
+        raw: Any = self.conn.connection.dbapi_connection
+        cursor = raw.cursor(name="phaseroute_audit_records") if postgres else raw.cursor()
+        if postgres:
+            cursor.itersize = 5000
+        try:
+            cursor.execute(sql, params)
+            make = StoredRecord._make
+            for row in cursor:
+                yield make(row)
+        finally:
+            cursor.close()
 
     def count(self) -> int:
         return int(self.conn.execute(text("SELECT COUNT(*) FROM audit_records")).scalar_one())

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from phaseroute.audit._codec import EncodedRecord, encode_record
 from phaseroute.audit._entry import AuditEntry, AuditReceipt
+from phaseroute.audit._inspect import trusted_keys, verify_store
 from phaseroute.audit._schema import now_iso
 from phaseroute.audit._store import ChainStore, Checkpoint
+from phaseroute.audit._verify import VerificationReport
 from phaseroute.errors import AuditWriteFailed, RequestError
 
 _log = logging.getLogger("phaseroute.audit")
@@ -150,6 +153,18 @@ class AuditTrail:
                 "open it with signing_key=load_signing_key(...)"
             )
         return self.store.checkpoint(self._key)
+
+    def verify(
+        self,
+        public_keys: Sequence[Ed25519PublicKey] = (),
+        *,
+        allow_uncovered: bool = False,
+    ) -> VerificationReport:
+        """Verify the whole chain; trusts `public_keys`, else this trail's own signing key."""
+        keys = list(public_keys)
+        if not keys and self._key is not None:
+            keys = [self._key.public_key()]
+        return verify_store(self.store, trusted_keys(keys), allow_uncovered=allow_uncovered)
 
     def erase_content(self, seq: int) -> bool:
         """Erase the stored request/response of record `seq`; the chain stays intact."""

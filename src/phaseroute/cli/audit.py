@@ -1,0 +1,345 @@
+"""``phaseroute audit``: keys, verification, export bundles, and reading the trail."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from phaseroute.audit import (
+    ChainStore,
+    VerificationReport,
+    export_bundle,
+    generate_key_pair,
+    load_public_key,
+    load_signing_key,
+    records_for_case,
+    stats,
+    trusted_keys,
+    verify_bundle,
+    verify_store,
+)
+from phaseroute.errors import Problem, RequestError, UserError
+from phaseroute.storage.database import DEFAULT_DATABASE
+
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db", help="SQLite file path or postgresql:// URL of the audit trail.", metavar="LOCATION"
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="Private signing key location: env:NAME (PEM text) or file:path.",
+        metavar="LOCATION",
+    ),
+]
+PublicKeyOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--public-key",
+        help="Trusted Ed25519 public key (PEM, from `audit keygen`); repeat for rotated keys.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(
+        name="audit",
+        help="The tamper-evident audit trail: keys, verify, export, show, stats.",
+        no_args_is_help=True,
+    )
+    sub.command("keygen")(keygen)
+    sub.command("verify")(verify)
+    sub.command("export")(export)
+    sub.command("show")(show)
+    sub.command("stats")(stats_command)
+    sub.command("checkpoint")(checkpoint)
+    sub.command("erase")(erase)
+    app.add_typer(sub)
+
+
+def _console() -> Console:
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 100)
+    return console
+
+
+def _open(db: str, *, must_exist: bool = True) -> ChainStore:
+    if must_exist and "://" not in db and not Path(db).expanduser().exists():
+        raise UserError(
+            [
+                Problem(
+                    "no audit database here",
+                    file=db,
+                    fix="pass --db with the SQLite file or postgresql:// URL the router writes to",
+                )
+            ]
+        )
+    return ChainStore.open(db)
+
+
+def _trusted(public_keys: list[Path] | None, key: str | None) -> list[Ed25519PublicKey]:
+    keys = [load_public_key(p) for p in public_keys or []]
+    if key is not None:
+        keys.append(load_signing_key(key, Path.cwd()).public_key())
+    return keys
+
+
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the key files.")] = Path("keys"),
+    name: Annotated[str, typer.Option(help="File stem: NAME.key and NAME.pub.")] = "audit",
+    force: Annotated[bool, typer.Option(help="Overwrite existing key files.")] = False,
+) -> None:
+    """Write an Ed25519 key pair for signing checkpoints (private key mode 0600)."""
+    files = generate_key_pair(out, name, force=force)
+    console = _console()
+    console.print(f"private key: {escape(str(files.private_key))} (keep it out of the database)")
+    console.print(f"public key:  {escape(str(files.public_key))} (give it to verifiers)")
+    console.print(f"key id:      {files.key_id}")
+    console.print(
+        f"sign with:   audit.signing_key: file:{escape(str(files.private_key))} in the policy, "
+        "or env:PHASEROUTE_AUDIT_KEY holding the PEM text"
+    )
+
+
+def verify(
+    db: DbOpt = DEFAULT_DATABASE,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Verify an export bundle directory instead of a database."),
+    ] = None,
+    public_key: PublicKeyOpt = None,
+    key: KeyOpt = None,
+    allow_unsigned_tail: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsigned-tail",
+            help="Accept records after the last checkpoint (a live trail between checkpoints).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every link and signed checkpoint. Exit 0 if intact; 1 naming the first bad
+    sequence number and what is wrong (altered, missing, inserted, reordered, rewritten, bad
+    checkpoint signature, head not covered by a checkpoint, content altered)."""
+    keys = _trusted(public_key, key)
+    if bundle is not None:
+        report = verify_bundle(bundle, keys, allow_uncovered=allow_unsigned_tail)
+        where = str(bundle)
+    else:
+        if not keys:
+            raise RequestError(
+                "verify needs a trust anchor the database cannot forge — pass --public-key "
+                "keys/audit.pub (written by `phaseroute audit keygen`) or --key LOCATION"
+            )
+        store = _open(db)
+        try:
+            report = verify_store(store, trusted_keys(keys), allow_uncovered=allow_unsigned_tail)
+            where = store.describe()
+        finally:
+            store.dispose()
+    _print_report(report, where, as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_report(report: VerificationReport, where: str, as_json: bool) -> None:
+    console = _console()
+    if as_json:
+        doc = asdict(report)
+        doc["ok"] = report.ok
+        for f in doc["findings"]:
+            f["kind"] = str(f["kind"])
+        console.print_json(json.dumps(doc))
+        return
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    summary = (
+        f"{report.records} record(s), {report.checkpoints} checkpoint(s), head seq "
+        f"{report.head_seq}, signed up to {report.covered_seq}; content: {report.erased} "
+        f"erased, {report.redacted} redacted, {report.content_missing} missing"
+    )
+    if report.ok:
+        console.print(f"[green]intact[/]: {escape(where)} — {summary}")
+        return
+    first = report.findings[0]
+    console.print(
+        f"[bold red]TAMPERED[/]: {escape(where)} — first bad seq {first.seq}: {first.kind.value}"
+    )
+    for f in report.findings[:10]:
+        console.print(f"  {escape(f.render())}")
+    if len(report.findings) > 10:
+        console.print(f"  … and {len(report.findings) - 10} more (--json lists all)")
+    console.print(summary)
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", help="New directory for the bundle.")],
+    db: DbOpt = DEFAULT_DATABASE,
+    public_key: PublicKeyOpt = None,
+    key: KeyOpt = None,
+    content: Annotated[
+        bool, typer.Option(help="Include request/response text still stored.")
+    ] = True,
+) -> None:
+    """Write a self-contained bundle (records, checkpoints, content, public keys, manifest)
+    that `audit verify --bundle DIR` or a third party checks without this database. With
+    --key the head is signed first, so the bundle is fully covered."""
+    store = _open(db)
+    try:
+        keys = _trusted(public_key, key)
+        if key is not None:
+            store.checkpoint(load_signing_key(key, Path.cwd()))
+        summary = export_bundle(store, out, public_keys=keys, include_content=content)
+    finally:
+        store.dispose()
+    console = _console()
+    console.print(
+        f"wrote {escape(str(summary.directory))}: {summary.records} record(s), "
+        f"{summary.checkpoints} checkpoint(s), signed up to {summary.covered_seq} of "
+        f"{summary.head_seq}; key(s) {', '.join(summary.key_ids) or 'none'} "
+        f"(from the {summary.key_source})"
+    )
+    if summary.key_source == "database":
+        console.print(
+            "[yellow]note:[/] the public keys were taken from the checkpoints in the database; "
+            "pass --public-key so the bundle carries the key you publish"
+        )
+
+
+def show(
+    case: Annotated[str, typer.Option("--case", help="Case or correlation id.")],
+    db: DbOpt = DEFAULT_DATABASE,
+    with_content: Annotated[
+        bool, typer.Option("--content/--no-content", help="Print request and response text.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print every audit record of one case, in chain order. This reads; run `audit verify`
+    to know the records are intact."""
+    store = _open(db)
+    try:
+        records = records_for_case(store, case)
+    finally:
+        store.dispose()
+    if not records:
+        raise RequestError(f"no audit records for case {case!r} in {db}")
+    console = _console()
+    if as_json:
+        docs: list[dict[str, Any]] = []
+        for r in records:
+            doc: dict[str, Any] = {
+                "seq": r.seq,
+                "hash": r.hash,
+                "prev_hash": r.prev_hash,
+                "record": dict(r.fields),
+                "content": r.content,
+            }
+            if with_content:
+                doc["request"], doc["response"] = r.request, r.response
+            docs.append(doc)
+        console.print_json(json.dumps(docs))
+        return
+    for r in records:
+        f = r.fields
+        console.rule(f"seq {r.seq} · {escape(str(f.get('recorded_at')))}")
+        console.print(
+            f"{escape(str(f.get('workflow')))}/{escape(str(f.get('phase')))}  tier "
+            f"{escape(str(f.get('tier')))} ({escape(str(f.get('rule')))}, "
+            f"{escape(str(f.get('basis')))})  model {escape(str(f.get('model_requested')))} → "
+            f"{escape(str(f.get('model_reported')))}  cost {escape(str(f.get('cost')))}"
+        )
+        console.print(
+            f"latency {f.get('latency_s')} s, stop {escape(str(f.get('stop_reason')))}, "
+            f"stream complete {f.get('stream_complete')}, degraded {f.get('degraded')}, "
+            f"request id {escape(str(f.get('request_id')))}, reviewer "
+            f"{escape(str(f.get('reviewer')))}"
+        )
+        console.print(f"hash {r.hash}  content {r.content}")
+        if with_content and r.content == "stored":
+            console.print(f"[bold]request[/]: {escape(json.dumps(r.request, ensure_ascii=False))}")
+            console.print(f"[bold]response[/]: {escape(r.response or '')}")
+
+
+def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> None:
+    """Summarise the trail: records, checkpoint coverage, erasures, by phase and by model."""
+    store = _open(db)
+    try:
+        s = stats(store)
+    finally:
+        store.dispose()
+    console = _console()
+    if as_json:
+        doc = asdict(s)
+        doc["total_cost"] = str(s.total_cost)
+        doc["uncovered"] = s.uncovered
+        console.print_json(json.dumps(doc))
+        return
+    console.print(
+        f"chain {s.chain_id} (created {s.created_at}): {s.records} record(s), head seq "
+        f"{s.head_seq}; {s.checkpoints} checkpoint(s), last at seq {s.last_checkpoint_seq} "
+        f"({s.last_checkpoint_at or 'never'}); {s.uncovered} not yet signed"
+    )
+    console.print(
+        f"recorded {s.first_recorded_at or '-'} … {s.last_recorded_at or '-'}; content "
+        f"erased {s.erased}, redacted {s.redacted}; degraded {s.degraded}; cost {s.total_cost}"
+    )
+    t = Table(title="records by phase")
+    for col in ("workflow", "phase", "records"):
+        t.add_column(col)
+    for p in s.by_phase:
+        t.add_row(escape(str(p.workflow)), escape(str(p.phase)), str(p.records))
+    console.print(t)
+    m = Table(title="records by model (requested → reported)")
+    for col in ("requested", "reported", "records"):
+        m.add_column(col)
+    for x in s.by_model:
+        m.add_row(escape(str(x.model_requested)), escape(str(x.model_reported)), str(x.records))
+    console.print(m)
+
+
+def checkpoint(
+    key: Annotated[str, typer.Option("--key", help="Private signing key: env:NAME or file:path.")],
+    db: DbOpt = DEFAULT_DATABASE,
+) -> None:
+    """Sign the current head now (e.g. after a writer was killed before its next checkpoint)."""
+    signing = load_signing_key(key, Path.cwd())
+    store = _open(db)
+    try:
+        cp = store.checkpoint(signing)
+    finally:
+        store.dispose()
+    if cp is None:
+        _console().print("the head is already covered by a checkpoint; nothing to sign")
+    else:
+        _console().print(f"signed checkpoint at seq {cp.seq} ({cp.head_hash[:16]}…)")
+
+
+def erase(
+    seq: Annotated[int, typer.Option("--seq", help="Sequence number of the record.")],
+    db: DbOpt = DEFAULT_DATABASE,
+) -> None:
+    """Erase the stored request and response of one record (data-protection erasure). The
+    chained digests stay, so the chain still verifies and reports the content as erased."""
+    store = _open(db)
+    try:
+        erased = store.erase_content(seq)
+    finally:
+        store.dispose()
+    if not erased:
+        raise RequestError(
+            f"record {seq} has no stored content to erase (redacted, erased or absent)"
+        )
+    _console().print(f"erased the content of record {seq}")
