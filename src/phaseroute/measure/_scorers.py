@@ -75,16 +75,18 @@ def _expected_text(item: LabelledItem) -> str | None:
 
 
 class ExactMatch:
-    """1 when the answer equals the expected output (whitespace-normalised)."""
+    """1 when the answer equals the expected output, or else the label (whitespace-normalised)."""
 
     def __init__(self, config: ExactMatchScorer) -> None:
         self.case_sensitive = config.case_sensitive
 
     def requirement(self, item: LabelledItem) -> str | None:
-        return None if item.expected is not None else "exact_match needs 'expected'"
+        if item.expected is None and item.label is None:
+            return "exact_match needs 'expected' (or 'label')"
+        return None
 
     def score(self, item: LabelledItem, answer: str) -> Score:
-        want = _expected_text(item) or ""
+        want = _expected_text(item) or item.label or ""
         if _norm(answer, self.case_sensitive) == _norm(want, self.case_sensitive):
             return Score(1.0, "matches the expected output")
         shown = answer.strip()[:60]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -206,11 +207,16 @@ def relative_to(path: Path, base: Path) -> str:
 # ------------------------------------------------------------------ read and write
 
 
-def _rounded(value: object) -> object:
+def _rounded(value: object, key: str = "") -> object:
+    """Round to 6 decimals for a readable diff; interval ends round outward, never inward."""
     if isinstance(value, float):
+        if math.isfinite(value) and key == "lower":
+            return math.floor(value * 1e6) / 1e6
+        if math.isfinite(value) and key == "upper":
+            return math.ceil(value * 1e6) / 1e6
         return round(value, 6)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: _rounded(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_rounded(v) for v in value]
     return value
