@@ -23,7 +23,13 @@ from phaseroute.audit._inspect import trusted_keys
 from phaseroute.audit._keys import key_id, load_public_key, public_pem
 from phaseroute.audit._schema import now_iso
 from phaseroute.audit._store import ChainStore, Checkpoint, StoredRecord
-from phaseroute.audit._verify import Finding, FindingKind, VerificationReport, verify_chain
+from phaseroute.audit._verify import (
+    Finding,
+    FindingKind,
+    VerificationReport,
+    finding_order,
+    verify_chain,
+)
 from phaseroute.errors import Problem, RequestError, UserError
 
 BUNDLE_FORMAT = "phaseroute.audit.bundle/1"
@@ -192,7 +198,7 @@ def verify_bundle(
         allow_uncovered=allow_uncovered,
         check_content=bool(manifest.get("content_included", True)),
     )
-    all_findings = sorted([*report.findings, *findings], key=lambda f: f.seq)
+    all_findings = sorted([*report.findings, *findings], key=finding_order)
     return VerificationReport(
         **{
             **report.__dict__,

@@ -85,6 +85,11 @@ class _Walk:
     covered: int = 0
 
 
+def finding_order(f: Finding) -> tuple[int, bool]:
+    """By sequence number; at one seq, a chain problem explains a content mismatch."""
+    return (f.seq, f.kind is FindingKind.CONTENT_ALTERED)
+
+
 def check_signatures(
     checkpoints: Sequence[Checkpoint],
     trusted: Mapping[str, Ed25519PublicKey],
@@ -153,7 +158,7 @@ def verify_chain(
     notes: list[str] = []
     if not chain_broken:
         _check_tail(walk, good, head_seq, allow_uncovered, notes)
-    walk.findings.sort(key=lambda f: f.seq)
+    walk.findings.sort(key=finding_order)
     return VerificationReport(
         chain_id=chain_id,
         records=walk.records,
