@@ -146,13 +146,23 @@ def test_recall_evidence_can_route_a_missed_risk_phase_cheap(tmp_path: Path) -> 
     assert (d.model.name, d.basis.value) == ("small", "measured")
 
 
-def test_audit_phase_evidence_agreeing_with_rule_1_adds_nothing(tmp_path: Path) -> None:
+def test_audit_phase_evidence_agreeing_with_rule_1_is_cited(tmp_path: Path) -> None:
     data = two_tiers()
     data["workflows"]["wf"]["phases"]["screen"]["audit"] = True
     policy = measured(tmp_path, data, worse_scores())
     d = load_plan(policy).decision("wf", "screen")
     assert (d.tier, d.rule) == ("top", "rule 1: audit")
     assert not d.warnings
+    assert any(r.startswith("Measurement agrees") and "not good enough" in r for r in d.reasons)
+
+
+def test_audit_phase_evidence_for_a_cheaper_model_is_only_a_warning(tmp_path: Path) -> None:
+    data = two_tiers()
+    data["workflows"]["wf"]["phases"]["screen"]["audit"] = True
+    policy = measured(tmp_path, data, same_scores())
+    d = load_plan(policy).decision("wf", "screen")
+    assert (d.tier, d.rule) == ("top", "rule 1: audit")
+    assert any("justified override" in w for w in d.warnings)
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from phaseroute.measure._dataset import LabelledItem
 from phaseroute.measure._scorers import ModelCaller, Score, Scorer
 from phaseroute.policy._plan import RoutingPlan
 from phaseroute.providers._base import CompletionRequest, CompletionResponse
-from phaseroute.runtime import Router
+
+if TYPE_CHECKING:  # the runtime is only needed for live calls, not for replay
+    from phaseroute.runtime import Router
 
 MEASURE_WORKFLOW = "measure"  # the ledger's workflow for measurement calls
 

@@ -62,7 +62,8 @@ def gap_plot(run: MeasurementRun) -> Figure:
         ax.plot([100 * c.gap.lower, 100 * c.gap.upper], [y, y], color=colour, lw=2)
         ax.plot([100 * c.gap.estimate], [y], "o", color=colour, ms=4)
         ax.plot([100 * r.entry.margin], [y], "|", color="black", ms=10, mew=1.5)
-    labels = [f"{r.phase} · {c.candidate.model}" for r, c in reversed(rows)]
+    several = len({c.candidate.model for _, c in rows}) > 1
+    labels = [f"{r.phase} · {c.candidate.model}" if several else r.phase for r, c in reversed(rows)]
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.axvline(0, color="#999999", lw=0.8)
     ax.set_xlabel("gap: top tier minus cheaper model (points); | = the phase's margin")

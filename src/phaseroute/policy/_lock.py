@@ -396,8 +396,6 @@ def evidence_from_lock(
             )
         else:
             stale = check.stale(entry.dataset)
-        if policy.workflows[wf].phases[name].audit and entry.chosen == entry.reference:
-            continue  # agrees with rule 1 (audit stays on top): nothing for the compiler to do
         suspicious = None
         if entry.outcome == "suspicious":
             flagged = [c for c in entry.comparisons if c.suspicious]
