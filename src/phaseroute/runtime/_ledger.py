@@ -13,11 +13,11 @@ import logging
 import queue
 import threading
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -155,8 +155,11 @@ def _nano(value: Decimal | None) -> int | None:
     return int((value * NANO).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
+_FIELDS = tuple(f.name for f in fields(UsageRecord))
+
+
 def _row(record: UsageRecord) -> dict[str, object]:
-    row = asdict(record)
+    row = {name: getattr(record, name) for name in _FIELDS}
     row["recorded_at"] = record.recorded_at.strftime(TIME_FORMAT)
     row["cost"] = None if record.cost is None else str(record.cost)
     row["cost_nanousd"] = _nano(record.cost)
@@ -174,7 +177,8 @@ class _Writer:
         self.engine = engine
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
-        self.queue: queue.Queue[dict[str, object] | None] = queue.Queue()
+        self.queue: queue.SimpleQueue[UsageRecord] = queue.SimpleQueue()
+        self.wake = threading.Event()
         self.cond = threading.Condition()
         self.accepted = 0
         self.settled = 0  # rows committed or given up on
@@ -183,7 +187,8 @@ class _Writer:
         self.thread: threading.Thread | None = None
         self.closed = False
 
-    def put(self, row: dict[str, object]) -> None:
+    def put(self, record: UsageRecord) -> None:
+        # Rows are converted and written on the writer thread; the caller only enqueues.
         with self.cond:
             if self.closed:
                 raise StorageError("the usage ledger is closed")
@@ -193,27 +198,26 @@ class _Writer:
                     target=self.run, name="phaseroute-usage-ledger", daemon=True
                 )
                 self.thread.start()
-        self.queue.put(row)
+        self.queue.put(record)
 
     def run(self) -> None:
-        stop = False
-        while not stop:
-            first = self.queue.get()
-            batch: list[dict[str, object]] = []
-            if first is None:
-                stop = True
-            else:
-                batch.append(first)
-            while not stop and len(batch) < self.batch_size:
-                try:
-                    item = self.queue.get(timeout=self.flush_interval_s if batch else None)
-                except queue.Empty:
+        while True:
+            self.wake.wait(self.flush_interval_s)
+            self.wake.clear()
+            with self.cond:
+                stop = self.closed
+            while True:
+                batch: list[dict[str, object]] = []
+                while len(batch) < self.batch_size:
+                    try:
+                        batch.append(_row(self.queue.get_nowait()))
+                    except queue.Empty:
+                        break
+                if not batch:
                     break
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            self.write(batch)
+                self.write(batch)
+            if stop:
+                return
 
     def write(self, batch: list[dict[str, object]]) -> None:
         rows = self.failed + batch
@@ -237,6 +241,7 @@ class _Writer:
             self.cond.notify_all()
 
     def flush(self, timeout: float | None) -> None:
+        self.wake.set()
         with self.cond:
             target = self.accepted
             alive = self.thread is not None and self.thread.is_alive()
@@ -254,7 +259,7 @@ class _Writer:
             self.closed = True
             thread = self.thread
         if thread is not None:
-            self.queue.put(None)
+            self.wake.set()
             thread.join()
         if self.failed:
             self.write([])
@@ -290,7 +295,7 @@ class UsageLedger:
 
     def record(self, record: UsageRecord) -> None:
         """Queue one row for writing; returns at once."""
-        self._writer.put(_row(record))
+        self._writer.put(record)
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Block until every row recorded so far is committed; `StorageError` if it cannot be."""

@@ -24,7 +24,6 @@ from phaseroute.providers import (
     resolve_secret,
 )
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Provider, StreamEvent
-from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.storage.database import DEFAULT_DATABASE
 
 

@@ -39,7 +39,10 @@ class RetryPolicy:
     """How hard one call tries before it gives up on a model, and on the whole chain.
 
     `deadline_s` bounds a call from start to answer, fallbacks included; each attempt gets
-    at most `attempt_timeout_s` of it. A ``retry-after`` longer than `max_retry_after_s`
+    at most `attempt_timeout_s` of it (sync attempts then run on a worker thread the caller
+    can stop waiting for). `attempt_timeout_s=None` runs attempts in the caller's thread,
+    bounded only by the provider's own timeout: faster, but a hung upstream can then
+    overrun the deadline by that much. A ``retry-after`` longer than `max_retry_after_s`
     (or than the time left) moves on to the next model instead of waiting.
     """
 
@@ -104,11 +107,10 @@ class CallState:
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
 
-    def attempt_timeout(self) -> float:
-        left = max(self.remaining(), 0.0)
+    def attempt_timeout(self) -> float | None:
         if self.policy.attempt_timeout_s is None:
-            return left
-        return min(self.policy.attempt_timeout_s, left)
+            return None  # trust the provider's own timeout; see RetryPolicy
+        return min(self.policy.attempt_timeout_s, max(self.remaining(), 0.0))
 
     def skip(self, model: ModelChoice, why: str) -> None:
         self.attempts.append(
@@ -193,7 +195,7 @@ class RetryingChain:
         state: CallState,
         chain: Sequence[ModelChoice],
         request: CompletionRequest,
-        send: Callable[[Provider, CompletionRequest, float], T],
+        send: Callable[[Provider, CompletionRequest, float | None], T],
     ) -> tuple[T, ModelChoice]:
         """First answer along `chain`; `send(provider, request, timeout)` makes one attempt."""
         for model in chain:
@@ -228,7 +230,7 @@ class RetryingChain:
         state: CallState,
         chain: Sequence[ModelChoice],
         request: CompletionRequest,
-        send: Callable[[Provider, CompletionRequest, float], Awaitable[T]],
+        send: Callable[[Provider, CompletionRequest, float | None], Awaitable[T]],
     ) -> tuple[T, ModelChoice]:
         """The async twin of `run`."""
         for model in chain:

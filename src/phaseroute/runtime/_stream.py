@@ -32,11 +32,12 @@ from phaseroute.runtime._retry import Exhausted
 from phaseroute.runtime._timeouts import AsyncEventStream
 
 if TYPE_CHECKING:
-    from phaseroute.runtime._router import Call, Router
+    from phaseroute.runtime._engine import Call
+    from phaseroute.runtime._router import Router
 
 
 async def _aopen(
-    provider: Provider, request: CompletionRequest, timeout: float
+    provider: Provider, request: CompletionRequest, timeout: float | None
 ) -> AsyncEventStream:
     stream = AsyncEventStream(provider, request)
     await stream.prime(timeout)
