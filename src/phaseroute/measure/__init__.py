@@ -20,16 +20,28 @@ from phaseroute.measure._live import LiveSource, RouterCaller
 from phaseroute.measure._replay import ReplayPhase, phase_name, read_mapping, replay_policy_yaml
 from phaseroute.measure._report import html_report, markdown_report, write_reports
 from phaseroute.measure._scorers import ModelCaller, Score, Scorer, build_scorer
+from phaseroute.measure._stats import (
+    Decision,
+    GapEstimate,
+    NonInferiority,
+    SequentialComparison,
+    TierChoice,
+    choose_cheapest,
+    compare_paired,
+)
 from phaseroute.measure._tasks import live_tasks, replay_tasks, select_phases
 
 __all__ = [
     "CachedCaller",
+    "Decision",
+    "GapEstimate",
     "LabelledDataset",
     "LabelledItem",
     "LiveSource",
     "MeasureSettings",
     "MeasurementRun",
     "ModelCaller",
+    "NonInferiority",
     "PairedScores",
     "PhaseResult",
     "PhaseTask",
@@ -39,9 +51,13 @@ __all__ = [
     "RouterCaller",
     "Score",
     "Scorer",
+    "SequentialComparison",
+    "TierChoice",
     "build_scorer",
     "cache_key",
     "cache_location",
+    "choose_cheapest",
+    "compare_paired",
     "html_report",
     "live_tasks",
     "markdown_report",
