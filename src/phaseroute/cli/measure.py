@@ -72,7 +72,7 @@ def measure(
     mapping: Annotated[
         Path | None,
         typer.Option(
-            "--map", help="Replay mapping {workflow: {phase: [subjects]}} (YAML or JSON)."
+            "--map", help="Replay mapping (YAML or JSON): workflow -> phase -> recorded subjects."
         ),
     ] = None,
     workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
