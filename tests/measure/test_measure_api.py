@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import phaseroute.measure as measure
+from phaseroute import measure
 
 
 def test_measure_exports_exist() -> None:
