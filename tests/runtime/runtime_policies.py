@@ -30,7 +30,10 @@ workflows:
         escalation:
           validator:
             type: json_schema
-            schema: {type: object, required: [decision], properties: {decision: {enum: [approve, reject]}}}
+            schema:
+              type: object
+              required: [decision]
+              properties: {decision: {enum: [approve, reject]}}
           max_steps: 2
       draft:
         kind: drafting

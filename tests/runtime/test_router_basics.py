@@ -62,13 +62,18 @@ def test_a_call_is_served_by_the_plans_model_with_its_decision(tmp_path: Path) -
     assert result.tier == "frontier"
     d = result.decision
     assert (d.workflow, d.phase, d.tier, d.model) == ("wf", "review", "frontier", "large")
-    assert d.rule.startswith("rule 2") and d.basis == "rule"
+    assert d.rule.startswith("rule 2")
+    assert d.basis == "rule"
     assert d.policy_hash == router.plan.policy_hash
     assert [a.ok for a in result.attempts] == [True]
-    assert result.fallbacks == () and result.escalations == () and not result.degraded
+    assert result.fallbacks == ()
+    assert result.escalations == ()
+    assert not result.degraded
     sent = main.requests[0]
     assert sent.model == "claude-opus-4-1"
-    assert sent.system == "be careful" and sent.max_tokens == 50 and sent.stop == ("X",)
+    assert sent.system == "be careful"
+    assert sent.max_tokens == 50
+    assert sent.stop == ("X",)
     assert sent.messages == (Message("user", "is this alert suspicious?"),)
 
 
@@ -152,7 +157,8 @@ def test_fallback_goes_same_tier_then_higher_never_lower(tmp_path: Path) -> None
     result = router.complete("wf", "draft", MSG)  # standard tier: medium, then large, large2
     assert [a.model for a in result.attempts] == ["medium"] * 3 + ["large"] * 3 + ["large2"]
     assert result.fallbacks == ("large", "large2")
-    assert result.model == "large2" and result.tier == "frontier"
+    assert result.model == "large2"
+    assert result.tier == "frontier"
     assert not result.degraded
 
 
@@ -176,7 +182,8 @@ def test_a_phase_that_cannot_get_its_tier_fails_loudly(tmp_path: Path) -> None:
         ("large", "frontier"),
         ("large2", "frontier"),
     ]
-    assert "Overloaded" in e.attempts[0].error and "ServerError" in e.attempts[1].error
+    assert "Overloaded" in e.attempts[0].error
+    assert "ServerError" in e.attempts[1].error
     assert "large (frontier): Overloaded" in str(e)
 
 
@@ -188,7 +195,8 @@ def test_a_degradable_phase_degrades_and_says_so(tmp_path: Path) -> None:
     router, _ = make(tmp_path, main, backup, RetryPolicy(max_attempts=1, deadline_s=30))
     result = router.complete("wf", "draft", MSG)
     assert result.degraded
-    assert result.model == "small" and result.tier == "economy"
+    assert result.model == "small"
+    assert result.tier == "economy"
     assert result.decision.tier == "standard"
     assert result.fallbacks == ("large", "large2", "small")
 
@@ -198,7 +206,8 @@ def test_audit_phases_never_degrade_and_are_recorded(tmp_path: Path) -> None:
     result = router.complete("wf", "interpret", MSG, case_id="case-1")
     assert result.audit_sequence == 1
     entry = router.audit.entries[0]  # type: ignore[union-attr]
-    assert entry.case_id == "case-1" and entry.tier == "frontier"
+    assert entry.case_id == "case-1"
+    assert entry.tier == "frontier"
 
 
 def test_the_deadline_bounds_a_call_with_a_hung_upstream(tmp_path: Path) -> None:
@@ -219,7 +228,8 @@ def test_call_model_retries_without_routing(tmp_path: Path) -> None:
     router, _ = make(tmp_path, main)
     request = CompletionRequest(model="ignored", messages=(Message("user", "q"),))
     result = router.call_model("small", request, workflow="measure", phase="p")
-    assert result.model == "small" and len(result.attempts) == 2
+    assert result.model == "small"
+    assert len(result.attempts) == 2
     assert main.requests[-1].model == "claude-haiku-4-5"
     failing = FakeProvider("main", faults=lambda r: overloaded())
     router2, _ = make(tmp_path, failing)
@@ -253,10 +263,14 @@ def test_costs_are_decimals_with_a_top_tier_counterfactual(tmp_path: Path) -> No
         prices=PriceBook.from_policy(plan.policy),
     )
     result = router.complete("wf", "review", MSG)
-    assert isinstance(result.cost, Decimal) and result.cost > 0
+    assert isinstance(result.cost, Decimal)
+    assert result.cost > 0
     assert result.counterfactual_cost == result.cost  # review already runs on the top model
     cheap = router.complete("wf", "screen", MSG)
-    assert cheap.cost is not None and cheap.counterfactual_cost is not None
-    assert cheap.model == "small" and cheap.escalations == ()
+    assert cheap.cost is not None
+    assert cheap.counterfactual_cost is not None
+    assert cheap.model == "small"
+    assert cheap.escalations == ()
     assert cheap.cost < cheap.counterfactual_cost
-    assert result.price_version is not None and "genai-prices" in result.price_version
+    assert result.price_version is not None
+    assert "genai-prices" in result.price_version

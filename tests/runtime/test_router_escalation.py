@@ -49,35 +49,39 @@ def router_for(tmp_path: Path, main: FakeProvider, text: str = FOUR_MODELS) -> R
 def test_a_failed_validation_escalates_one_tier_and_records_why(tmp_path: Path) -> None:
     router = router_for(tmp_path, FakeProvider("main", reply=reply_by_model(BY_MODEL)))
     result = router.complete("wf", "screen", MSG)
-    assert result.model == "medium" and result.tier == "standard"
+    assert result.model == "medium"
+    assert result.tier == "standard"
     assert len(result.escalations) == 1
     step = result.escalations[0]
     assert (step.from_model, step.to_model, step.to_tier) == ("small", "medium", "standard")
     assert step.reason.startswith("not JSON")
-    assert result.validation is not None and result.validation.ok
+    assert result.validation is not None
+    assert result.validation.ok
     assert result.total_usage.output_tokens == step.usage.output_tokens + result.usage.output_tokens
     assert result.raise_for_validation() is result
 
 
 def test_escalation_is_bounded_by_max_steps_and_reports_the_last_failure(tmp_path: Path) -> None:
-    bad = {m: "not json" for m in BY_MODEL}
+    bad = dict.fromkeys(BY_MODEL, "not json")
     text = FOUR_MODELS.replace("max_steps: 2", "max_steps: 1")
     router = router_for(tmp_path, FakeProvider("main", reply=reply_by_model(bad)), text)
     result = router.complete("wf", "screen", MSG)
     assert [e.to_model for e in result.escalations] == ["medium"]
     assert result.model == "medium"
-    assert result.validation is not None and not result.validation.ok
+    assert result.validation is not None
+    assert not result.validation.ok
     with pytest.raises(ValidationFailed, match=r"wf/screen: the answer of 'medium'"):
         result.raise_for_validation()
 
 
 def test_escalation_climbs_to_the_top_and_stops_there(tmp_path: Path) -> None:
-    bad = {m: "{}" for m in BY_MODEL}
+    bad = dict.fromkeys(BY_MODEL, "{}")
     router = router_for(tmp_path, FakeProvider("main", reply=reply_by_model(bad)))
     result = router.complete("wf", "screen", MSG)
     assert [e.to_tier for e in result.escalations] == ["standard", "frontier"]
     assert "required property" in result.escalations[0].reason
-    assert result.validation is not None and not result.validation.ok
+    assert result.validation is not None
+    assert not result.validation.ok
 
 
 def test_escalation_to_an_unavailable_tier_returns_the_answer_marked_failed(tmp_path: Path) -> None:
@@ -91,37 +95,45 @@ def test_escalation_to_an_unavailable_tier_returns_the_answer_marked_failed(tmp_
     }
     router = Router(plan, providers, retry=RetryPolicy(max_attempts=1))
     result = router.complete("wf", "screen", MSG)
-    assert result.model == "small" and result.escalations == ()
-    assert result.validation is not None and not result.validation.ok
+    assert result.model == "small"
+    assert result.escalations == ()
+    assert result.validation is not None
+    assert not result.validation.ok
     assert "escalation unavailable" in result.validation.reason
 
 
 def test_async_escalation(tmp_path: Path) -> None:
     router = router_for(tmp_path, FakeProvider("main", reply=reply_by_model(BY_MODEL)))
     result = asyncio.run(router.acomplete("wf", "screen", MSG))
-    assert result.model == "medium" and len(result.escalations) == 1
+    assert result.model == "medium"
+    assert len(result.escalations) == 1
 
 
 def test_validators() -> None:
     regex = build_validator(RegexValidator(type="regex", pattern=r"^(approve|reject)$"), "p")
-    assert regex("approve").ok and not regex("maybe").ok
+    assert regex("approve").ok
+    assert not regex("maybe").ok
     conf = build_validator(ConfidenceValidator(type="confidence", min=0.8), "p")
     assert conf("answer: x\nconfidence: 0.9").ok
-    assert not conf("confidence = 0.5").ok and "below the minimum" in conf("confidence=0.5").reason
+    assert not conf("confidence = 0.5").ok
+    assert "below the minimum" in conf("confidence=0.5").reason
     assert not conf("no number").ok
     schema = JsonSchemaValidator.model_validate(
         {"type": "json_schema", "schema": {"type": "array"}}
     )
     check = build_validator(schema, "p")
-    assert check("[1]").ok and not check("{}").ok
+    assert check("[1]").ok
+    assert not check("{}").ok
     fn = build_validator(
         CallableValidator(type="callable", function="validators_for_tests:short"), "p"
     )
-    assert fn("abc").ok and fn("abcdefghijk").reason == "longer than 10"
+    assert fn("abc").ok
+    assert fn("abcdefghijk").reason == "longer than 10"
     raising = build_validator(
         CallableValidator(type="callable", function="validators_for_tests:broken"), "p"
     )
-    assert not raising("x").ok and "raised ZeroDivisionError" in raising("x").reason
+    assert not raising("x").ok
+    assert "raised ZeroDivisionError" in raising("x").reason
 
 
 def test_a_missing_validator_function_is_a_policy_error() -> None:
@@ -155,7 +167,8 @@ def test_plan_and_execute_routes_plan_and_steps_to_their_phases(tmp_path: Path) 
     run = plan_and_execute(
         router, "wf", "review alert 7", planning_phase="review", execution_phase="draft"
     )
-    assert run.plan.tier == "frontier" and run.plan.decision.phase == "review"
+    assert run.plan.tier == "frontier"
+    assert run.plan.decision.phase == "review"
     assert run.steps == ("collect evidence", "write the finding")
     assert [r.text for r in run.results] == ["did collect evidence", "did write the finding"]
     assert all(r.decision.phase == "draft" and r.tier == "standard" for r in run.results)

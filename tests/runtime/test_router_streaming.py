@@ -12,7 +12,7 @@ from runtime_policies import write_policy
 from phaseroute.errors import AuditWriteFailed, IncompleteResponse, Overloaded, RequestError
 from phaseroute.policy import load_plan
 from phaseroute.runtime import RetryPolicy, Router, UsageLedger
-from phaseroute.testing.fake import Fault, FakeClock, FakeProvider, MemoryAuditTrail, scripted
+from phaseroute.testing.fake import FakeClock, FakeProvider, Fault, MemoryAuditTrail, scripted
 
 MSG = [{"role": "user", "content": "draft the narrative"}]
 TEXT = "the subject moved funds through three accounts"
@@ -36,9 +36,12 @@ def test_stream_yields_deltas_then_the_result(tmp_path: Path) -> None:
     with pytest.raises(RequestError, match="has not completed"):
         _ = stream.result
     deltas = list(stream)
-    assert len(deltas) == len(TEXT.split()) and "".join(deltas) == TEXT
+    assert len(deltas) == len(TEXT.split())
+    assert "".join(deltas) == TEXT
     result = stream.result
-    assert result.text == TEXT and result.stream and result.model == "large"
+    assert result.text == TEXT
+    assert result.stream
+    assert result.model == "large"
     assert result.response.complete
 
 
@@ -49,7 +52,8 @@ def test_stream_retries_and_falls_back_before_the_first_event(tmp_path: Path) ->
     assert "".join(stream) == TEXT
     result = stream.result
     assert [a.error_type for a in result.attempts] == ["Overloaded", "ProviderTimeout", None]
-    assert result.model == "large2" and result.fallbacks == ("large2",)
+    assert result.model == "large2"
+    assert result.fallbacks == ("large2",)
     router.close()
 
 
@@ -58,14 +62,15 @@ def test_a_cut_off_stream_raises_and_is_recorded_incomplete(tmp_path: Path) -> N
     router = make(tmp_path, FakeProvider("main", reply=TEXT, faults=scripted(Fault.CUT)), audit)
     stream = router.stream("wf", "interpret", MSG, case_id="c9")
     got: list[str] = []
-    with pytest.raises(IncompleteResponse, match="broke off|inside the stream"):
+    with pytest.raises(IncompleteResponse, match=r"broke off|inside the stream"):
         got.extend(stream)
     assert got == ["the "]
     with pytest.raises(RequestError):
         _ = stream.result
     # the audit trail shows the partial answer, marked incomplete
     (entry,) = audit.entries
-    assert entry.stream_complete is False and entry.response_text == "the "
+    assert entry.stream_complete is False
+    assert entry.response_text == "the "
     router.ledger.flush()  # type: ignore[union-attr]
     rows = router.ledger.records()  # type: ignore[union-attr]
     assert [r["outcome"] for r in rows] == ["incomplete"]
@@ -98,7 +103,8 @@ def test_escalation_phases_stream_only_validated_answers(tmp_path: Path) -> None
     router = make(tmp_path, FakeProvider("main", reply=reply))
     stream = router.stream("wf", "screen", MSG)
     assert list(stream) == ['{"decision": "reject"}']
-    assert stream.result.model == "medium" and len(stream.result.escalations) == 1
+    assert stream.result.model == "medium"
+    assert len(stream.result.escalations) == 1
 
 
 def test_async_stream(tmp_path: Path) -> None:

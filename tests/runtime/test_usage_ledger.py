@@ -51,8 +51,10 @@ def exercise_ledger(location: str | Path) -> None:
 
     reopened = UsageLedger.open(location)
     totals = {t.phase: t for t in reopened.totals()}
-    assert totals["a"].calls == 101 and totals["b"].calls == 100
-    assert totals["a"].input_tokens == 10100 and totals["a"].cache_read_tokens == 505
+    assert totals["a"].calls == 101
+    assert totals["b"].calls == 100
+    assert totals["a"].input_tokens == 10100
+    assert totals["a"].cache_read_tokens == 505
     # 200 rows: every 5th (i % 5 == 0) unpriced -> 40 unpriced, 160 priced
     assert totals["a"].unpriced + totals["b"].unpriced == 40
     priced_b = Decimal("0.000000123") * (100 - totals["b"].unpriced)
@@ -62,7 +64,8 @@ def exercise_ledger(location: str | Path) -> None:
     recent = {t.phase: t.calls for t in reopened.totals(since=T0 - timedelta(days=1))}
     assert recent == {"a": 100, "b": 100}
     (whole,) = reopened.totals(workflow="wf", by_phase=False)
-    assert whole.phase is None and whole.calls == 201
+    assert whole.phase is None
+    assert whole.calls == 201
     assert reopened.totals(workflow="other") == []
     reopened.close()
 
@@ -109,7 +112,8 @@ def test_routed_calls_are_accounted(tmp_path: Path) -> None:
         ("screen", "medium", "served"),
         ("review", "large", "unavailable"),
     ]
-    assert rows[0]["case_id"] == "k1" and rows[1]["required_tier"] == "economy"
+    assert rows[0]["case_id"] == "k1"
+    assert rows[1]["required_tier"] == "economy"
     assert Decimal(rows[1]["cost"]) == escalated.cost  # type: ignore[arg-type]
     assert Decimal(rows[0]["cost"]) == escalated.escalations[0].cost  # type: ignore[arg-type]
     assert escalated.total_cost == escalated.cost + escalated.escalations[0].cost  # type: ignore[operator]
@@ -125,8 +129,10 @@ def test_unknown_model_costs_none_and_never_fails_the_call(tmp_path: Path) -> No
         prices=PriceBook.from_policy(plan.policy),
     )
     result = router.complete("wf", "screen", MSG)
-    assert result.model == "small" and result.cost is None
-    assert result.counterfactual_cost is not None and result.total_cost is None
+    assert result.model == "small"
+    assert result.cost is None
+    assert result.counterfactual_cost is not None
+    assert result.total_cost is None
 
 
 def test_parse_since() -> None:
@@ -149,7 +155,8 @@ def test_usage_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["usage", "--db", str(db), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     phases = {p["phase"]: p for p in doc["phases"]}
-    assert phases["screen"]["calls"] == 2 and Decimal(phases["screen"]["cost"]) == Decimal("0.001")
+    assert phases["screen"]["calls"] == 2
+    assert Decimal(phases["screen"]["cost"]) == Decimal("0.001")
     assert phases["screen"]["unpriced_calls"] == 1
     assert doc["workflows"][0]["calls"] == 3
     assert run(["usage", "--db", str(db), "--since", "7d", "--format", "json"]) == 0
