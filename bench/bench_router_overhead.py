@@ -54,7 +54,9 @@ def main() -> None:
     n = args.calls
     plan = load_plan(POLICY)
     provider = FakeProvider("anthropic", reply="layering through shell companies")
-    request = CompletionRequest(model=plan.models["opus"].model_id, messages=(Message("user", "x"),))
+    request = CompletionRequest(
+        model=plan.models["opus"].model_id, messages=(Message("user", "x"),)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         results: dict[str, list[float]] = {}
         results["bare provider call"] = timings(lambda: provider.complete(request), n)
