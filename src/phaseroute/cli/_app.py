@@ -23,7 +23,7 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, cost, measure, policy, usage
+    from phaseroute.cli import audit, bench, cost, measure, policy, usage
 
     app = typer.Typer(
         name="phaseroute",
@@ -36,6 +36,7 @@ def build_app() -> typer.Typer:
     cost.register(app)
     usage.register(app)
     measure.register(app)
+    bench.register(app)
     audit.register(app)
     return app
 
