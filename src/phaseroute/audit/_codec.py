@@ -113,7 +113,7 @@ def encode_record(entry: AuditEntry, recorded_at: str) -> EncodedRecord:
         "recorded_at": recorded_at,
         "redacted": entry.redact,
         "request_sha256": sha256_hex(request_json),
-        "request_stripped_keys": stripped,
+        "request_stripped_keys": sorted(stripped),
         "response_sha256": sha256_hex(entry.response_text),
     }
     try:
