@@ -17,12 +17,7 @@ from phaseroute.policy._schema import AnthropicProvider as AnthropicConfig
 from phaseroute.policy._schema import OpenAICompatProvider as OpenAICompatConfig
 from phaseroute.policy._schema import ProviderConfig
 from phaseroute.policy._schema import ReplayProvider as ReplayConfig
-from phaseroute.providers import (
-    AnthropicProvider,
-    OpenAICompatProvider,
-    ReplayProvider,
-    resolve_secret,
-)
+from phaseroute.providers import ReplayProvider, resolve_secret
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Provider, StreamEvent
 from phaseroute.storage.database import DEFAULT_DATABASE
 
@@ -84,7 +79,11 @@ async def close_provider(provider: Provider) -> None:
 
 def _factory(name: str, config: ProviderConfig, base_dir: Path) -> Callable[[], Provider]:
     def make() -> Provider:
+        # The SDK-backed providers are imported here, on first use: the SDKs take seconds
+        # to import, which replay-only and explain-only runs should not pay.
         if isinstance(config, AnthropicConfig):
+            from phaseroute.providers import AnthropicProvider  # noqa: PLC0415
+
             return AnthropicProvider(
                 resolve_secret(config.api_key, base_dir),
                 base_url=config.base_url,
@@ -94,6 +93,8 @@ def _factory(name: str, config: ProviderConfig, base_dir: Path) -> Callable[[], 
         if isinstance(config, OpenAICompatConfig):
             # A local endpoint (vLLM, Ollama) may need no key; the SDK still wants one.
             key = resolve_secret(config.api_key, base_dir) if config.api_key else "unused"
+            from phaseroute.providers import OpenAICompatProvider  # noqa: PLC0415
+
             return OpenAICompatProvider(
                 key, base_url=config.base_url, timeout=config.timeout_s, name=name
             )
