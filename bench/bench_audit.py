@@ -1,0 +1,205 @@
+"""Audit trail throughput: durable appends per second and records verified per second.
+
+Every figure has a baseline measured in the same run: for appends, a bare one-row
+INSERT + COMMIT with the same durability settings (the fsync floor of the disk); for
+verification, reading the rows alone.
+
+    python bench/bench_audit.py [--records 100000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "audit"))
+from audit_samples import sample_entry
+
+from phaseroute.audit import AuditTrail, trusted_keys, verify_store
+
+
+def median_rate(n: int, fn: Callable[[], None], repeats: int) -> float:
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        rates.append(n / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def sqlite_floor(path: Path, n: int) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (seq INTEGER PRIMARY KEY, body TEXT)")
+    body = "x" * 1200
+    for _ in range(n):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (body) VALUES (?)", (body,))
+        conn.execute("COMMIT")
+    conn.close()
+
+
+def bench_sqlite(tmp: Path, key: Ed25519PrivateKey, n: int, repeats: int) -> None:
+    entries = [sample_entry(i) for i in range(n)]
+    floor = median_rate(n, lambda: sqlite_floor(tmp / f"floor-{uuid.uuid4().hex}.db", n), repeats)
+    trail = AuditTrail.open(tmp / "single.db", signing_key=key)
+
+    def single() -> None:
+        for e in entries:
+            trail.append(e)
+
+    one = median_rate(n, single, repeats)
+
+    def batched() -> None:
+        for i in range(0, n, 100):
+            trail.append_many(entries[i : i + 100])
+
+    batch = median_rate(n, batched, repeats)
+
+    def threads() -> None:
+        def work(part: list) -> None:  # type: ignore[type-arg]
+            for e in part:
+                trail.append(e)
+
+        ts = [threading.Thread(target=work, args=(entries[t::8],)) for t in range(8)]
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+
+    grouped = median_rate(n, threads, repeats)
+    trail.close()
+    print(f"SQLite (WAL, synchronous=FULL), {n} appends, median of {repeats}:")
+    print(f"  baseline: bare INSERT+COMMIT          {floor:9.0f} /s")
+    print(f"  append(), one writer                  {one:9.0f} /s  ({one / floor:.2f}x baseline)")
+    print(f"  append_many(100), one writer          {batch:9.0f} /s  ({batch / floor:.2f}x)")
+    print(f"  append(), 8 threads (group commit)    {grouped:9.0f} /s  ({grouped / floor:.2f}x)")
+
+
+def _pg_writer(url: str, n: int, key_bytes: bytes, start: multiprocessing.Barrier) -> None:  # type: ignore[type-arg]
+    key = Ed25519PrivateKey.from_private_bytes(key_bytes)
+    trail = AuditTrail.open(url, signing_key=key)
+    entries = [sample_entry(i) for i in range(n)]
+    start.wait()
+    for e in entries:
+        trail.append(e)
+    trail.close()
+
+
+def bench_postgres(base: str, key: Ed25519PrivateKey, n: int, writers: int) -> None:
+    schema = f"bench_audit_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    try:
+        with psycopg.connect(url) as conn:
+            conn.execute("CREATE TABLE floor (seq bigserial PRIMARY KEY, body text)")
+            conn.commit()
+            t = time.perf_counter()
+            for _ in range(n):
+                conn.execute("INSERT INTO floor (body) VALUES (%s)", ("x" * 1200,))
+                conn.commit()
+            floor = n / (time.perf_counter() - t)
+        AuditTrail.open(url).close()
+        from cryptography.hazmat.primitives import serialization
+
+        raw = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        rates = {}
+        for k in (1, writers):
+            barrier = multiprocessing.Barrier(k + 1)
+            procs = [
+                multiprocessing.Process(target=_pg_writer, args=(url, n, raw, barrier))
+                for _ in range(k)
+            ]
+            for p in procs:
+                p.start()
+            barrier.wait()
+            t = time.perf_counter()
+            for p in procs:
+                p.join()
+            rates[k] = k * n / (time.perf_counter() - t)
+        trail = AuditTrail.open(url)
+        report = trail.verify([key.public_key()])
+        trail.close()
+        assert report.ok, report.findings[:3]
+        assert report.records == n * (1 + writers)
+        print(f"PostgreSQL (synchronous_commit=on), {n} appends per writer:")
+        print(f"  baseline: bare INSERT+COMMIT, 1 conn  {floor:9.0f} /s")
+        print(
+            f"  append(), 1 writer process            {rates[1]:9.0f} /s  ({rates[1] / floor:.2f}x)"
+        )
+        print(
+            f"  append(), {writers} writer processes          {rates[writers]:9.0f} /s  "
+            f"({rates[writers] / floor:.2f}x)"
+        )
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def bench_verify(tmp: Path, key: Ed25519PrivateKey, n: int, repeats: int) -> None:
+    trail = AuditTrail.open(tmp / "verify.db", signing_key=key)
+    entries = [sample_entry(i) for i in range(1000)]
+    for _ in range(n // 1000):
+        trail.append_many(entries)
+    trail.checkpoint()
+    trusted = trusted_keys([key.public_key()])
+
+    def read_only() -> None:
+        with trail.store.snapshot() as snap:
+            for _ in snap.records():
+                pass
+
+    def full() -> None:
+        report = verify_store(trail.store, trusted)
+        assert report.ok
+        assert report.records == n
+
+    def chain_only() -> None:
+        assert verify_store(trail.store, trusted, check_content=False).ok
+
+    base = median_rate(n, read_only, repeats)
+    rate = median_rate(n, full, repeats)
+    chain = median_rate(n, chain_only, repeats)
+    trail.close()
+    print(f"Verification, {n} records on SQLite, median of {repeats}:")
+    print(f"  baseline: read the rows only          {base:9.0f} /s")
+    print(f"  verify (chain + checkpoints + content){rate:9.0f} /s  ({rate / base:.2f}x baseline)")
+    print(f"  verify --no content (chain only)      {chain:9.0f} /s  ({chain / base:.2f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    key = Ed25519PrivateKey.generate()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        bench_sqlite(tmp, key, args.appends, args.repeats)
+        bench_postgres(args.postgres, key, args.appends // 2, args.writers)
+        bench_verify(tmp, key, args.records, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
