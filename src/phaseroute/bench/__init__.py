@@ -4,7 +4,13 @@ held-out ones over repeated seeded splits."""
 
 from __future__ import annotations
 
-from phaseroute.bench._data import BenchData, ModelInfo, PricingOptions, load_bench_data, parse_price
+from phaseroute.bench._data import (
+    BenchData,
+    ModelInfo,
+    PricingOptions,
+    load_bench_data,
+    parse_price,
+)
 from phaseroute.bench._evaluate import (
     KINDS,
     MEASURED,

@@ -312,7 +312,9 @@ def parse_price(text: str) -> tuple[str, CustomPrice]:
     try:
         unit_in, unit_out = (Decimal(p) for p in parts)
     except ArithmeticError:
-        raise RequestError([Problem(f"--price {text!r} has a price that is not a number", fix=fix)]) from None
+        raise RequestError(
+            [Problem(f"--price {text!r} has a price that is not a number", fix=fix)]
+        ) from None
     if not (unit_in.is_finite() and unit_out.is_finite()) or min(unit_in, unit_out) < 0:
         raise RequestError([Problem(f"--price {text!r} must be two prices ≥ 0", fix=fix)])
     return model, CustomPrice(unit_in, unit_out)

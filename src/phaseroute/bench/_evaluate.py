@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phaseroute.bench._data import BenchData, IntArray
-from phaseroute.bench._split import Split, split_items
 from phaseroute.bench._floor import route_at_floor
 from phaseroute.bench._routing import PhaseRouting
+from phaseroute.bench._split import Split, split_items
 from phaseroute.bench._strategies import (
     route_by_kinds,
     route_by_margin,
@@ -241,7 +241,7 @@ def run_bench(
             progress(done, settings.repeats)
 
     top, cheapest = names[ref], names[cheap]
-    strategies = (
+    plans = (
         StrategyResult(UNIFORM_TOP, f"uniform {top}", "every item on the reference (top tier)"),
         StrategyResult(UNIFORM_CHEAPEST, f"uniform {cheapest}", "every item on the cheapest model"),
         StrategyResult(
@@ -275,7 +275,7 @@ def run_bench(
             () if s.not_run else tuple(outcomes[s.key]),
             s.not_run,
         )
-        for s in strategies
+        for s in plans
     )
     suspicion = _whole_file_suspicion(data, settings.alpha)
     phases = tuple(

@@ -139,7 +139,7 @@ def route_at_floor(
 
     while True:
         best: tuple[float, float, int, int] | None = None
-        for p in np.flatnonzero(usable):
+        for p in (int(i) for i in np.flatnonzero(usable)):
             cur = choice[p]
             cur_loss, cur_var, cur_gain = parts(p, cur)
             for c in range(cur):
@@ -155,7 +155,7 @@ def route_at_floor(
                     continue
                 key = (math.inf, d_gain) if d_loss <= 0.0 else (d_gain / d_loss, d_gain)
                 if best is None or key > best[:2]:
-                    best = (key[0], key[1], int(p), c)
+                    best = (key[0], key[1], p, c)
         if best is None:
             break
         _, _, p, c = best

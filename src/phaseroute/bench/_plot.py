@@ -62,8 +62,15 @@ def plot_bench(result: BenchResult, path: str | Path) -> BenchPlot:
             capsize=3,
             label=f"{s.label} ({x:.0f}%, {y:.1f}%)",
         )
+        right = x > 70.0  # keep labels of points near the right edge inside the axes
         ax.annotate(
-            s.label, (x, y), textcoords="offset points", xytext=(7, 6), fontsize=8, color=colour
+            s.label,
+            (x, y),
+            textcoords="offset points",
+            xytext=(-7, 6) if right else (7, 6),
+            ha="right" if right else "left",
+            fontsize=8,
+            color=colour,
         )
     if settings.floor is not None:
         ax.axhline(100 * settings.floor, color="#d1495b", linestyle="--", linewidth=1)
@@ -82,6 +89,7 @@ def plot_bench(result: BenchResult, path: str | Path) -> BenchPlot:
         else "share of items off the reference (prices unknown)"
     )
     ax.set_ylabel("holdout score ÷ top tier's holdout score")
+    ax.set_xlim(-5.0, 105.0)
     ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.grid(True, linewidth=0.4, alpha=0.5)

@@ -55,8 +55,7 @@ def headline(result: BenchResult) -> list[str]:
         f"{st.repeats} splits (seeds {st.seeds[0]}–{st.seeds[-1]}), "
         f"{100 * st.split:g}% of each phase for calibration, the rest reported; {decision}; "
         f"alpha {st.alpha:g}",
-        f"Scores: {d.scale_rule}. Tokens: {d.token_rule}. Cost: {d.cost_rule}; "
-        f"{d.price_version}.",
+        f"Scores: {d.scale_rule}. Tokens: {d.token_rule}. Cost: {d.cost_rule}; {d.price_version}.",
     ]
 
 
@@ -66,7 +65,7 @@ def as_json(result: BenchResult, plot: tuple[str, str] | None = None) -> dict[st
     return {
         "source": str(d.source),
         "items": len(d.scores),
-        "phases": len(d.phases),
+        "phase_count": len(d.phases),
         "models": [
             {
                 "name": m.name,
@@ -101,9 +100,7 @@ def as_json(result: BenchResult, plot: tuple[str, str] | None = None) -> dict[st
                 "cost_usd": _spread(s, "cost"),
                 "saving": _spread(s, "saving"),
                 "top_share": _spread(s, "top_share"),
-                "floor_held": None
-                if st.floor is None or not s.ran
-                else s.floor_held(st.floor),
+                "floor_held": None if st.floor is None or not s.ran else s.floor_held(st.floor),
                 "per_seed": [
                     {
                         "seed": o.seed,
@@ -125,9 +122,7 @@ def as_json(result: BenchResult, plot: tuple[str, str] | None = None) -> dict[st
             {
                 "phase": p.phase,
                 "items": p.items,
-                "mean_scores": {
-                    n: round(v, 6) for n, v in zip(names, p.mean_scores, strict=True)
-                },
+                "mean_scores": {n: round(v, 6) for n, v in zip(names, p.mean_scores, strict=True)},
                 "suspicious": p.suspicious,
                 "measured_routes": dict(zip(names, p.measured_routes, strict=True)),
                 "last_reason": p.last_reason,

@@ -70,5 +70,3 @@ def suspicion(row: list[NonInferiority | None], names: tuple[str, ...]) -> str |
         if result is not None and result.suspicious is not None:
             return f"{names[c]}: {result.suspicious}"
     return None
-
-

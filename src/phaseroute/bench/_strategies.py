@@ -7,6 +7,7 @@ Phase strategies decide on calibration items only. Model indices follow `BenchDa
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 import numpy as np
 
 from phaseroute.bench._data import BenchData, FloatArray, IntArray
@@ -69,11 +70,13 @@ def route_by_kinds(data: BenchData, kinds: Mapping[str, Kind]) -> PhaseRouting:
 def route_randomly(like: IntArray, seed: int) -> IntArray:
     """Per item, a random model with exactly the same mix of models as ``like`` (seeded)."""
     rng = np.random.default_rng([seed, 0x5EED])
-    return rng.permutation(like)
+    shuffled: IntArray = rng.permutation(like)
+    return shuffled
 
 
 def route_oracle(scores: FloatArray, costs: FloatArray, reference: int) -> IntArray:
     """Per item, the cheapest model scoring at least the reference's score on that item."""
     good = scores >= scores[:, [reference]]
     masked = np.where(good, costs, np.inf)
-    return np.argmin(masked, axis=1).astype(np.int64)
+    chosen: IntArray = np.argmin(masked, axis=1).astype(np.int64)
+    return chosen

@@ -155,17 +155,24 @@ def _scale(text: str | None) -> tuple[float, float] | None:
         ) from None
 
 
+def _cell(found: tuple[float, float, float] | None) -> str:
+    if found is None:
+        return "—"
+    mean, sd, low = found
+    return f"{100 * mean:.1f}% ± {100 * sd:.1f}\n[dim]min {100 * low:.1f}%[/]"
+
+
 def render(result: object, files: tuple[str, str] | None) -> Group:
     """The strategy table with the data's headline, suspicious phases and notes."""
     from phaseroute.bench import BenchResult
-    from phaseroute.bench._render import headline, held, pct, routed_summary
+    from phaseroute.bench._render import headline, held, routed_summary
 
     assert isinstance(result, BenchResult)
     table = Table(
         title="Replay benchmark — decided on calibration, reported on holdout (mean ± sd, min)",
         title_justify="left",
     )
-    table.add_column("strategy", overflow="fold")
+    table.add_column("strategy", overflow="fold", max_width=28)
     table.add_column("holdout score", justify="right")
     table.add_column("ratio to top tier", justify="right", style="bold")
     table.add_column("cost USD", justify="right")
@@ -174,16 +181,16 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
     table.add_column("floor held", justify="right")
     for s in result.strategies:
         if not s.ran:
-            table.add_row(escape(s.label), f"[dim]not run: {escape(s.not_run or '')}[/]")
+            table.add_row(escape(s.label), "[dim]not run[/]", f"[dim]{escape(s.not_run or '')}[/]")
             continue
         cost = s.spread("cost")
         share = s.spread("top_share")
         table.add_row(
             escape(s.label),
-            pct(s, "score"),
-            pct(s, "ratio"),
+            _cell(s.spread("score")),
+            _cell(s.spread("ratio")),
             "—" if cost is None else f"{cost[0]:,.2f}",
-            pct(s, "saving"),
+            _cell(s.spread("saving")),
             "—" if share is None else f"{100 * share[0]:.1f}%",
             held(result, s),
         )
@@ -208,6 +215,6 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
     footer += [f"  {s.label}: {s.description}" for s in result.strategies]
     if files is not None:
         footer.append(f"Plot: {files[0]} and {files[1]}")
-    footer.append(f"{result.seconds:.1f} s")
+    footer.append(f"Benchmark ran in {result.seconds:.1f} s after reading and costing the file.")
     parts.append(Text("\n".join(footer), style="dim"))
     return Group(*parts)
