@@ -80,8 +80,13 @@ def test_live_measurement_calls_through_the_router_and_scores(tmp_path: Path) ->
     by_phase = {r.phase: r for r in run.results}
     screen = by_phase["screen"].entry
     (c,) = screen.comparisons
-    assert c.n == N  # 80 items cannot settle a 5-point margin: every item was used
-    assert c.candidate.value.estimate == pytest.approx(78 / 80)
+    # 80 items cannot settle a 5-point margin: inconclusive, possibly stopped for futility
+    assert c.n <= N
+    assert c.decision == "inconclusive"
+    assert c.items_needed is not None
+    assert c.items_needed > N - c.n
+    # the cheap model got 2 of the 80 items wrong
+    assert c.candidate.value.estimate >= 1 - 2 / c.n
     assert c.reference.value.estimate == 1.0
     # recall is measured on the positive items only (every third case is "risk")
     triage = by_phase["triage"].entry

@@ -129,6 +129,9 @@ def metric_interval(values: Sequence[float], alpha: float, binary: bool) -> Inte
     return Interval(estimate=mean, lower=max(0.0, mean - half), upper=min(1.0, mean + half))
 
 
+MIN_ITEMS = 20  # no decision before this many items, unless the dataset is smaller
+
+
 def item_order(size: int, seed: int) -> list[int]:
     """The seeded random order in which items are fed to the sequential test."""
     return [int(i) for i in np.random.default_rng(seed).permutation(size)]
@@ -143,7 +146,14 @@ def _compare(
     settings: MeasureSettings,
     on_batch: Callable[[int], None],
 ) -> tuple[NonInferiority, list[float], list[float]]:
-    seq = SequentialComparison(margin=margin, alpha=settings.alpha)
+    # max_items lets the test stop early as "inconclusive" when even every item would
+    # likely not settle it (that stop only ever keeps the top tier).
+    seq = SequentialComparison(
+        margin=margin,
+        alpha=settings.alpha,
+        min_items=min(MIN_ITEMS, len(order)),
+        max_items=len(order),
+    )
     ref_all: list[float] = []
     cand_all: list[float] = []
     for start in range(0, len(order), settings.batch_size):

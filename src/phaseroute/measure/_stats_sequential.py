@@ -214,7 +214,8 @@ class SequentialComparison:
             p_value=self._cs.p_value_at_least(self.margin),
             differences=diffs,
             decision=decision,
-            stopped_early=self._decision is not None,
+            stopped_early=self._decision is not None
+            and (self.max_items is None or self._n < self.max_items),
             suspicious_alpha=self._suspicious_alpha,
             suspicious_gap=self._suspicious_gap,
             note=note,

@@ -170,6 +170,17 @@ def conclude(
         # variance (and so zero items needed)
         variance = (n * float(np.var(differences)) + 1.0) / (n + 1.0) if n else 1.0
         total = items_for_power(estimate.gap, variance, margin, alpha)
+        # The reported interval may be wider than the fixed-design formula assumes (an
+        # anytime-valid sequence is): project its own half-width, which shrinks like
+        # 1/sqrt(n), until the bound that would decide crosses the margin.
+        distance = abs(margin - estimate.gap)
+        half = (
+            estimate.upper - estimate.gap
+            if estimate.gap < margin
+            else estimate.gap - estimate.lower
+        )
+        if n and distance > 0 and math.isfinite(half):
+            total = max(total, n * (half / distance) ** 2)
         if math.isfinite(total):
             items_needed = max(1, math.ceil(total - n))
     confidence = f"{100.0 * (1.0 - alpha):.4g}%"
