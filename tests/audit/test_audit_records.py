@@ -222,3 +222,13 @@ def test_export_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "out" / "x").write_text("")
     with AuditTrail.open(tmp_path / "a.db") as trail, pytest.raises(RequestError, match="empty"):
         export_bundle(trail.store, tmp_path / "out")
+
+
+def test_public_api_is_exactly_all() -> None:
+    from phaseroute import audit
+
+    assert len(audit.__all__) == len(set(audit.__all__))
+    for name in audit.__all__:
+        assert hasattr(audit, name), name
+    public = {n for n in vars(audit) if not n.startswith("_")}
+    assert public - set(audit.__all__) == set()
