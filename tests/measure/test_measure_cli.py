@@ -28,7 +28,8 @@ def test_measure_replay_writes_lock_and_report(
     assert run(["measure", str(policy), "--outcomes", str(outcomes)]) == 0
     out = capsys.readouterr().out
     assert "no model calls (replay)" in out
-    assert "wf/screen" in out
+    assert "Measurement — wf" in out
+    assert "screen" in out
     lock = read_lock(tmp_path / "policy.lock.json")
     assert lock.workflows["wf"]["screen"].chosen == "small"
     assert lock.workflows["wf"]["screen"].dataset.path == "recorded.jsonl"

@@ -197,8 +197,12 @@ def _live(
 
 def summary_table(run: MeasurementRun) -> Table:
     """One row per measured phase: the decision and the numbers it rests on."""
-    t = Table(title="Measurement")
-    for col in ("phase", "route to", "outcome", "n", "gap (top − cheaper)", "margin", "needs"):
+    workflows = {r.workflow for r in run.results}
+    title = f"Measurement — {next(iter(workflows))}" if len(workflows) == 1 else "Measurement"
+    t = Table(title=title)
+    names = [r.phase if len(workflows) == 1 else f"{r.workflow}/{r.phase}" for r in run.results]
+    t.add_column("phase", min_width=min(30, max(map(len, names), default=5)))
+    for col in ("model", "outcome", "n", "gap, pts", "margin", "needs"):
         t.add_column(col)
     styles = {
         "non_inferior": "green",
@@ -206,7 +210,7 @@ def summary_table(run: MeasurementRun) -> Table:
         "inconclusive": "white",
         "suspicious": "bold yellow",
     }
-    for r in run.results:
+    for r, name in zip(run.results, names, strict=True):
         e = r.entry
         last = e.comparisons[-1] if e.comparisons else None
         gap = (
@@ -217,7 +221,7 @@ def summary_table(run: MeasurementRun) -> Table:
         )
         needs = str(last.items_needed) if last and last.items_needed else ""
         t.add_row(
-            f"{r.workflow}/{r.phase}",
+            name,
             e.chosen,
             f"[{styles[e.outcome]}]{e.outcome.replace('_', '-')}[/]",
             str(last.n) if last else "0",
