@@ -23,7 +23,7 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, measure, policy, usage
+    from phaseroute.cli import audit, bench, cost, demo, measure, policy, usage
 
     app = typer.Typer(
         name="phaseroute",
@@ -32,6 +32,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    demo.register(app)
     policy.register(app)
     cost.register(app)
     usage.register(app)
