@@ -14,11 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from project_paths import MMLU
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data" / "recorded"
-MMLU = SHARED_DATA / "mmlu.jsonl"
-AML_POLICY = ROOT / "examples" / "aml" / "phaseroute.yaml"
 POSTGRES_ADMIN_URL = os.environ.get(
     "PHASEROUTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import AML_POLICY
+from project_paths import AML_POLICY
 
 from phaseroute.cli._app import run
 

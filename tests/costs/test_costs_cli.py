@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import AML_POLICY
 from cost_policies import ALL_TOP_POLICY, HAND_POLICY
+from project_paths import AML_POLICY
 
 from phaseroute.cli._app import run
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from conftest import AML_POLICY
 from cost_policies import ALL_TOP_POLICY, HAND_POLICY
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from project_paths import AML_POLICY
 
 from phaseroute.costs import (
     DAYS_PER_MONTH,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from project_paths import ROOT
 
 from phaseroute.cli._app import run
 from phaseroute.demo import DemoResult, run_demo

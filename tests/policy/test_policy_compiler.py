@@ -258,7 +258,7 @@ def test_aml_example_routes_as_documented(aml_plan: RoutingPlan) -> None:
 
 @pytest.fixture
 def aml_plan() -> RoutingPlan:
-    from conftest import AML_POLICY
+    from project_paths import AML_POLICY
 
     return load_plan(AML_POLICY)
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import AML_POLICY
+from project_paths import AML_POLICY
 
 from phaseroute.errors import RequestError, SecretError
 from phaseroute.providers import ReplayProvider

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import AML_POLICY
+from project_paths import AML_POLICY
 
 from phaseroute.audit import AuditTrail
 from phaseroute.errors import RoutingUnavailable
