@@ -183,6 +183,9 @@ class _Writer:
         self.accepted = 0
         self.settled = 0  # rows committed or given up on
         self.failed: list[dict[str, object]] = []
+        # write() runs on the writer thread and, to retry failed rows, on flush()/close()
+        # callers: one at a time, or the failed rows could be inserted twice.
+        self.write_lock = threading.Lock()
         self.error: str | None = None
         self.thread: threading.Thread | None = None
         self.closed = False
@@ -220,6 +223,10 @@ class _Writer:
                 return
 
     def write(self, batch: list[dict[str, object]]) -> None:
+        with self.write_lock:
+            self._write(batch)
+
+    def _write(self, batch: list[dict[str, object]]) -> None:
         rows = self.failed + batch
         if not rows:
             return
