@@ -6,7 +6,18 @@ import importlib
 
 import pytest
 
-PACKAGES = ["phaseroute", "phaseroute.policy", "phaseroute.costs"]
+PACKAGES = [
+    "phaseroute",
+    "phaseroute.audit",
+    "phaseroute.bench",
+    "phaseroute.costs",
+    "phaseroute.demo",
+    "phaseroute.measure",
+    "phaseroute.policy",
+    "phaseroute.providers",
+    "phaseroute.runtime",
+    "phaseroute.testing",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

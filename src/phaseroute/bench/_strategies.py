@@ -13,8 +13,7 @@ import numpy as np
 from phaseroute.bench._data import BenchData, FloatArray, IntArray
 from phaseroute.bench._routing import PhaseRouting, phase_comparisons, suspicion
 from phaseroute.measure import choose_cheapest
-from phaseroute.policy import Kind
-from phaseroute.policy._schema import DEEP_KINDS
+from phaseroute.policy import DEEP_KINDS, Kind
 
 
 def route_by_margin(

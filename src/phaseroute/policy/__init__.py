@@ -22,9 +22,10 @@ from phaseroute.policy._lock import (
     write_lock,
 )
 from phaseroute.policy._plan import Basis, ModelChoice, PhaseDecision, PhaseEvidence, RoutingPlan
-from phaseroute.policy._schema import CatastrophicError, Kind, PhaseConfig, Policy
+from phaseroute.policy._schema import DEEP_KINDS, CatastrophicError, Kind, PhaseConfig, Policy
 
 __all__ = [
+    "DEEP_KINDS",
     "Basis",
     "CatastrophicError",
     "Comparison",
