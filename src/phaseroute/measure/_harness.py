@@ -129,6 +129,7 @@ def metric_interval(values: Sequence[float], alpha: float, binary: bool) -> Inte
     return Interval(estimate=mean, lower=max(0.0, mean - half), upper=min(1.0, mean + half))
 
 
+RECORDED_METRIC = "recorded score"
 MIN_ITEMS = 20  # no decision before this many items, unless the dataset is smaller
 
 
@@ -249,7 +250,9 @@ def measure_phase(
     chosen = choice.chosen if choice.chosen is not None and outcome != "suspicious" else reference
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     draft = PhaseLock(
-        metric=quality.metric,
+        # Recorded outcomes carry one score per answer, whatever the policy's metric says:
+        # the evidence says so, and the compiler will not read it as recall on positives.
+        metric=quality.metric if task.dataset.kind == "labelled" else RECORDED_METRIC,
         margin=quality.margin,
         alpha=settings.alpha,
         seed=settings.seed,

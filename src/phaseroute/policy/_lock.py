@@ -302,7 +302,7 @@ def describe(entry: PhaseLock) -> str:
     for c in entry.comparisons:
         cand, ref = c.candidate, c.reference
         line = (
-            f"{cand.model} ({cand.tier}) scored {_pct(cand.value.estimate)} {entry.metric} "
+            f"{cand.model} ({cand.tier}) scored {_pct(cand.value.estimate)} on {entry.metric} "
             f"({level} CI {_pct(cand.value.lower)}–{_pct(cand.value.upper)}) against "
             f"{_pct(ref.value.estimate)} ({_pct(ref.value.lower)}–{_pct(ref.value.upper)}) "
             f"for the top-tier {ref.model} on the same {c.n} items"
