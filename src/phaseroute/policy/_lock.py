@@ -281,6 +281,11 @@ def read_lock(path: str | Path) -> LockFile:
 # ------------------------------------------------------------------ evidence
 
 
+def _metric_words(metric: str) -> str:
+    """'accuracy' reads as it is; a replayed file's scores read as what they are."""
+    return "on the recorded scores" if metric == "recorded score" else metric
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
@@ -302,7 +307,8 @@ def describe(entry: PhaseLock) -> str:
     for c in entry.comparisons:
         cand, ref = c.candidate, c.reference
         line = (
-            f"{cand.model} ({cand.tier}) scored {_pct(cand.value.estimate)} on {entry.metric} "
+            f"{cand.model} ({cand.tier}) scored {_pct(cand.value.estimate)} "
+            f"{_metric_words(entry.metric)} "
             f"({level} CI {_pct(cand.value.lower)}–{_pct(cand.value.upper)}) against "
             f"{_pct(ref.value.estimate)} ({_pct(ref.value.lower)}–{_pct(ref.value.upper)}) "
             f"for the top-tier {ref.model} on the same {c.n} items"
