@@ -13,16 +13,14 @@ offline measurement and the replay benchmark all read this format through this m
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from phaseroute.errors import DatasetError, Problem
-
-MAX_PROBLEMS = 20
+from phaseroute._jsonl import read_jsonl
+from phaseroute.errors import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,69 +133,15 @@ def _row(obj: object, file: str, line: int) -> tuple[RecordedItem | None, list[P
 
 def read_recorded(path: str | Path) -> RecordedOutcomes:
     """Read and check a recorded-outcome JSONL file; raise `DatasetError` on any bad row."""
-    p = Path(path)
-    file = str(p)
-    try:
-        handle = p.open(encoding="utf-8")
-    except OSError as e:
-        raise DatasetError(
-            [
-                Problem(
-                    f"cannot read recorded outcomes: {e.strerror}", file=file, fix="check the path"
-                )
-            ]
-        ) from None
-    items: list[RecordedItem] = []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
+    _, items = read_jsonl(
+        path, _row, lambda it: it.item, what="recorded outcomes", id_field="item id"
+    )
     models: dict[str, None] = {}
-    with handle:
-        try:
-            for n, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    problems.append(
-                        Problem(
-                            f"not valid JSON: {e.msg}",
-                            file=file,
-                            line=n,
-                            column=e.colno,
-                            fix="each line must be one complete JSON object",
-                        )
-                    )
-                    continue
-                item, row_problems = _row(obj, file, n)
-                problems.extend(row_problems)
-                if item is None:
-                    continue
-                if item.item in seen:
-                    problems.append(
-                        Problem(
-                            f"duplicate item id {item.item!r} (first on line {seen[item.item]})",
-                            file=file,
-                            line=n,
-                            path="item",
-                            fix="item ids must be unique",
-                        )
-                    )
-                    continue
-                seen[item.item] = n
-                models.update(dict.fromkeys(item.scores))
-                items.append(item)
-                if len(problems) >= MAX_PROBLEMS:
-                    break
-        except UnicodeDecodeError as e:
-            problems.append(Problem(f"not UTF-8 text: {e.reason}", file=file))
-    if problems:
-        raise DatasetError(problems[:MAX_PROBLEMS])
-    if not items:
-        raise DatasetError([Problem("no recorded items", file=file, fix="add JSONL rows")])
+    for it in items:
+        models.update(dict.fromkeys(it.scores))
     all_scores = [s for it in items for s in it.scores.values()]
     return RecordedOutcomes(
-        path=p,
+        path=Path(path),
         items=tuple(items),
         models=tuple(models),
         score_min=min(all_scores),

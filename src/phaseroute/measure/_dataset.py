@@ -16,7 +16,6 @@ SHA-256 (of the file's bytes) goes into the lock file so stale evidence can be d
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,10 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from phaseroute.errors import DatasetError, Problem
+from phaseroute._jsonl import read_jsonl
+from phaseroute.errors import Problem
 from phaseroute.providers._base import Message
 
-MAX_PROBLEMS = 20
 _KEYS = {"id", "messages", "prompt", "system", "expected", "label", "metadata"}
 
 
@@ -149,57 +148,7 @@ def _row(obj: object, file: str, line: int) -> tuple[LabelledItem | None, list[P
 
 def read_labelled(path: str | Path) -> LabelledDataset:
     """Read and check a labelled JSONL dataset; raise `DatasetError` on any bad row."""
-    p = Path(path)
-    file = str(p)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise DatasetError(
-            [Problem(f"cannot read dataset: {e.strerror}", file=file, fix="check the path")]
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DatasetError([Problem(f"not UTF-8 text: {e.reason}", file=file)]) from None
-    items: list[LabelledItem] = []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    for n, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            problems.append(
-                Problem(
-                    f"not valid JSON: {e.msg}",
-                    file=file,
-                    line=n,
-                    column=e.colno,
-                    fix="each line must be one complete JSON object",
-                )
-            )
-            continue
-        item, row_problems = _row(obj, file, n)
-        problems.extend(row_problems)
-        if item is not None:
-            if item.item in seen:
-                problems.append(
-                    Problem(
-                        f"duplicate id {item.item!r} (first on line {seen[item.item]})",
-                        file=file,
-                        line=n,
-                        path="id",
-                        fix="ids must be unique",
-                    )
-                )
-            else:
-                seen[item.item] = n
-                items.append(item)
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    if problems:
-        raise DatasetError(problems[:MAX_PROBLEMS])
-    if not items:
-        raise DatasetError([Problem("the dataset has no rows", file=file, fix="add JSONL rows")])
-    return LabelledDataset(path=p, items=tuple(items), sha256=hashlib.sha256(data).hexdigest())
+    data, items = read_jsonl(path, _row, lambda it: it.item, what="dataset", id_field="id")
+    return LabelledDataset(
+        path=Path(path), items=tuple(items), sha256=hashlib.sha256(data).hexdigest()
+    )
