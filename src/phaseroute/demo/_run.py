@@ -26,6 +26,7 @@ from phaseroute.errors import RequestError
 from phaseroute.measure import (
     MeasureSettings,
     Progress,
+    SilentProgress,
     merge_lock,
     read_mapping,
     replay_tasks,
@@ -86,17 +87,6 @@ class DemoResult:
     @property
     def top_cost(self) -> Decimal:
         return sum((p.top_cost for p in self.phases), Decimal(0))
-
-
-class _Quiet:
-    def start(self, label: str, total: int) -> None:
-        pass
-
-    def advance(self, steps: int) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
 
 
 def find_example(explicit: Path | None) -> Path:
@@ -226,7 +216,7 @@ def run_demo(
     progress: Progress | None = None,
 ) -> DemoResult:
     """The whole demo in `workdir`; see the module docstring."""
-    progress = progress or _Quiet()
+    progress = progress or SilentProgress()
     policy = prepare(find_example(example), workdir)
     outcomes = recorded_outcomes(load_plan(policy))
     report = measure(policy, outcomes, progress)

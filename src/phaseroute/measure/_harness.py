@@ -73,7 +73,9 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
-class _Silent:
+class SilentProgress:
+    """A `Progress` that reports nothing."""
+
     def start(self, label: str, total: int) -> None:
         pass
 
@@ -215,7 +217,7 @@ def measure_phase(
     fixed-sequence testing (`choose_cheapest`) no cheaper one could count after that. The
     cheapest candidate that passed wins; none keeps the top tier.
     """
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     policy = loaded.policy
     quality = policy.workflows[task.workflow].phases[task.phase].quality
     reference, candidates = compared_models(policy)
