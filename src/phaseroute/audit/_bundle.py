@@ -18,8 +18,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from phaseroute.audit._codec import canonical
 from phaseroute.audit._inspect import trusted_keys
+from phaseroute.audit._jcs import canonical
 from phaseroute.audit._keys import key_id, load_public_key, public_pem
 from phaseroute.audit._schema import now_iso
 from phaseroute.audit._store import ChainStore, Checkpoint, StoredRecord

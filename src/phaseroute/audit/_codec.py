@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-import rfc8785
-
 from phaseroute.audit._entry import AuditEntry
+from phaseroute.audit._jcs import canonical
 from phaseroute.errors import AuditWriteFailed
 
 RECORD_FORMAT = "phaseroute.audit.record/1"
@@ -30,6 +29,8 @@ _SECRET_KEYS = re.compile(
 )
 
 _CONTENT_FIELDS = ("request", "response_text", "redact")
+# The entry fields that go into the body as they are (after validation by AuditEntry).
+_BODY_FIELDS = tuple(f.name for f in fields(AuditEntry) if f.name not in _CONTENT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,6 @@ class EncodedRecord:
     stores_content: bool  # False when redacted: only the digests are kept
     request_json: str | None
     response_text: str | None
-
-
-def canonical(value: Any) -> bytes:
-    """RFC 8785 (JCS) canonical JSON bytes of `value`."""
-    return rfc8785.dumps(value)
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -100,9 +96,7 @@ def encode_record(entry: AuditEntry, recorded_at: str) -> EncodedRecord:
         request_json = canonical(request)
     except Exception as e:  # rfc8785 raises several types for non-JSON values
         raise AuditWriteFailed(f"the audit request document is not JSON-encodable: {e}") from e
-    values = {f.name: getattr(entry, f.name) for f in fields(entry)}
-    for name in _CONTENT_FIELDS:
-        del values[name]
+    values = {name: getattr(entry, name) for name in _BODY_FIELDS}
     values["reasons"] = list(entry.reasons)
     values["fallbacks"] = list(entry.fallbacks)
     values["escalations"] = [dict(x) if isinstance(x, Mapping) else x for x in entry.escalations]
