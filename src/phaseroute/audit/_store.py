@@ -7,17 +7,20 @@ sequence number is the primary key, so two writers can never both extend the sam
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import psycopg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from phaseroute.audit._codec import EncodedRecord, checkpoint_payload, link_hash
 from phaseroute.audit._entry import AuditReceipt
@@ -25,8 +28,6 @@ from phaseroute.audit._keys import key_id
 from phaseroute.audit._schema import COMPONENT, MIGRATIONS, now_iso
 from phaseroute.errors import AuditWriteFailed, StorageError
 from phaseroute.storage.database import migrate, open_engine
-
-_WRITE = "phaseroute_audit_write"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Checkpoint:
 
 
 def _sqlite_autocommit(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event emit the BEGIN itself (pysqlite would defer it).
+    # Transactions are begun explicitly (pysqlite would defer and hide them).
     dbapi_connection.isolation_level = None
 
 
@@ -90,16 +91,74 @@ def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get(_WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    conn.exec_driver_sql("BEGIN")
+
+
+_SELECT_HEAD = (
+    "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at"
+    " FROM audit_chain WHERE id = 1"
+)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The write path's SQL in one driver's parameter style (sqlite3 ``?``, psycopg ``%s``)."""
+
+    lock_head: str
+    move_head: str
+    insert_checkpoint: str
+    move_head_and_checkpoint: str
+    insert_records: str
+    insert_content: str
+
+    @classmethod
+    def sqlite(cls) -> _Statements:
+        return cls(
+            lock_head=_SELECT_HEAD,
+            move_head="UPDATE audit_chain SET last_seq = ?, last_hash = ? WHERE id = 1",
+            insert_checkpoint="INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at,"
+            " chain_id, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            move_head_and_checkpoint="UPDATE audit_chain SET last_seq = ?, last_hash = ?,"
+            " checkpoint_seq = ?, checkpoint_at = ? WHERE id = 1",
+            insert_records="INSERT INTO audit_records (seq, prev_hash, hash, body)"
+            " VALUES (?, ?, ?, ?)",
+            insert_content="INSERT INTO audit_content (seq, request, response) VALUES (?, ?, ?)",
+        )
+
+    @classmethod
+    def postgres(cls) -> _Statements:
+        lite = cls.sqlite()
+        return cls(
+            lock_head=_SELECT_HEAD + " FOR UPDATE",
+            move_head=lite.move_head.replace("?", "%s"),
+            insert_checkpoint=lite.insert_checkpoint.replace("?", "%s"),
+            move_head_and_checkpoint=lite.move_head_and_checkpoint.replace("?", "%s"),
+            # Records, content and the head move in one statement: the head row's lock is
+            # held for as short a time as possible, which bounds throughput across processes.
+            insert_records="WITH r AS (INSERT INTO audit_records (seq, prev_hash, hash, body)"
+            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
+            " CAST(%s AS text[]), CAST(%s AS text[]))),"
+            " c AS (INSERT INTO audit_content (seq, request, response)"
+            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
+            " CAST(%s AS text[])))"
+            " UPDATE audit_chain SET last_seq = %s, last_hash = %s WHERE id = 1",
+            insert_content="",  # part of insert_records
+        )
 
 
 class ChainStore:
-    """Database access for one audit chain (SQLite file or PostgreSQL database)."""
+    """Database access for one audit chain (SQLite file or PostgreSQL database).
+
+    The write path (appends, checkpoints) runs on the driver connection inside a pooled
+    SQLAlchemy connection: a durable append is a handful of statements, and SQLAlchemy's
+    per-statement overhead used to cost more than SQLite's fsync'd commit.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        postgres = self.dialect == "postgresql"
+        self._sql = _Statements.postgres() if postgres else _Statements.sqlite()
 
     @classmethod
     def open(cls, location: str | Path | None) -> ChainStore:
@@ -117,19 +176,37 @@ class ChainStore:
 
     # ------------------------------------------------------------------ writing
 
-    def _writer(self) -> Connection:
-        """A connection whose transactions take the write lock at BEGIN (SQLite)."""
-        return self.engine.connect().execution_options(**{_WRITE: True})
+    @contextmanager
+    def _write(self, what: str) -> Iterator[tuple[Any, ChainHead]]:
+        """A write transaction holding the chain lock: yields (driver connection, head).
 
-    def _lock_head(self, conn: Connection) -> ChainHead:
-        lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-        row = conn.execute(
-            text(
-                "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at"
-                f" FROM audit_chain WHERE id = 1{lock}"
-            )
-        ).one()
-        return ChainHead(*row)
+        Commits when the block ends and returns only after the commit is durable; any failure
+        rolls back and becomes AuditWriteFailed naming `what`.
+        """
+        try:
+            pooled = self.engine.raw_connection()
+        except SQLAlchemyError as e:
+            raise AuditWriteFailed(
+                f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
+            ) from e
+        driver: Any = pooled.driver_connection
+        try:
+            if self.dialect == "sqlite":
+                # Take the write lock before reading the head, so no writer can move it.
+                driver.execute("BEGIN IMMEDIATE")
+            row = driver.execute(self._sql.lock_head).fetchone()
+            yield driver, ChainHead(*row)
+            driver.commit()
+        except (sqlite3.Error, psycopg.Error) as e:
+            _roll_back(pooled, driver)
+            raise AuditWriteFailed(
+                f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
+            ) from e
+        except BaseException:
+            _roll_back(pooled, driver)
+            raise
+        finally:
+            pooled.close()
 
     def append(
         self,
@@ -140,131 +217,65 @@ class ChainStore:
         checkpoint_seconds: float,
     ) -> list[AuditReceipt]:
         """Chain `records` after the head in one transaction; return once it is committed."""
-        try:
-            with self._writer() as conn, conn.begin():
-                head = self._lock_head(conn)
-                receipts = self._insert(conn, head, records)
-                last = receipts[-1]
-                due = signing_key is not None and (
-                    last.sequence - head.checkpoint_seq >= checkpoint_every
-                    or _age_s(head.checkpoint_at, last.recorded_at) >= checkpoint_seconds
-                )
-                if due and signing_key is not None:
-                    self._sign(conn, head, last.sequence, last.record_hash, signing_key)
-                    receipts = [_checkpointed(r) for r in receipts]
-        except SQLAlchemyError as e:
-            raise AuditWriteFailed(
-                f"the audit record could not be written to {self.describe()}: {_reason(e)}"
-            ) from e
-        return receipts
-
-    def _insert(
-        self, conn: Connection, head: ChainHead, records: Sequence[EncodedRecord]
-    ) -> list[AuditReceipt]:
-        seq, prev = head.last_seq, head.last_hash
-        rows: list[dict[str, Any]] = []
-        content: list[dict[str, Any]] = []
-        receipts: list[AuditReceipt] = []
-        for rec in records:
-            seq += 1
-            own = link_hash(seq, prev, rec.body_sha256)
-            rows.append({"seq": seq, "prev": prev, "hash": own, "body": rec.body})
-            if rec.stores_content:
-                content.append({"seq": seq, "req": rec.request_json, "resp": rec.response_text})
-            receipts.append(AuditReceipt(seq, own, prev, rec.recorded_at))
-            prev = own
-        if self.dialect == "postgresql":
-            self._insert_postgres(conn, rows, content)
-            return receipts
-        conn.execute(
-            text(
-                "INSERT INTO audit_records (seq, prev_hash, hash, body)"
-                " VALUES (:seq, :prev, :hash, :body)"
-            ),
-            rows,
-        )
-        if content:
-            conn.execute(
-                text(
-                    "INSERT INTO audit_content (seq, request, response) VALUES (:seq, :req, :resp)"
-                ),
-                content,
+        with self._write("record") as (driver, head):
+            receipts, rows, content = _link(head, records)
+            last = receipts[-1]
+            due = signing_key is not None and (
+                last.sequence - head.checkpoint_seq >= checkpoint_every
+                or _age_s(head.checkpoint_at, last.recorded_at) >= checkpoint_seconds
             )
-        self._move_head(conn, seq, prev)
+            if self.dialect == "postgresql":
+                self._insert_postgres(driver, rows, content)
+            else:
+                driver.executemany(self._sql.insert_records, rows)
+                if content:
+                    driver.executemany(self._sql.insert_content, content)
+                if not due:
+                    driver.execute(self._sql.move_head, (last.sequence, last.record_hash))
+            if due and signing_key is not None:
+                self._sign(driver, head, last.sequence, last.record_hash, signing_key)
+                receipts = [_checkpointed(r) for r in receipts]
         return receipts
 
     def _insert_postgres(
-        self, conn: Connection, rows: list[dict[str, Any]], content: list[dict[str, Any]]
+        self, driver: Any, rows: list[tuple[Any, ...]], content: list[tuple[Any, ...]]
     ) -> None:
-        """Records, content and the head move in one round trip: the head row's lock is held
-        for as short a time as possible, which is what bounds throughput with many writers."""
-        conn.execute(
-            text(
-                "WITH r AS (INSERT INTO audit_records (seq, prev_hash, hash, body)"
-                " SELECT * FROM unnest(CAST(:seqs AS bigint[]), CAST(:prevs AS text[]),"
-                " CAST(:hashes AS text[]), CAST(:bodies AS text[]))),"
-                " c AS (INSERT INTO audit_content (seq, request, response)"
-                " SELECT * FROM unnest(CAST(:cseqs AS bigint[]), CAST(:reqs AS text[]),"
-                " CAST(:resps AS text[])))"
-                " UPDATE audit_chain SET last_seq = :last, last_hash = :head WHERE id = 1"
+        seqs, prevs, hashes, bodies = zip(*rows, strict=True)
+        cseqs, reqs, resps = zip(*content, strict=True) if content else ((), (), ())
+        driver.execute(
+            self._sql.insert_records,
+            (
+                list(seqs),
+                list(prevs),
+                list(hashes),
+                list(bodies),
+                list(cseqs),
+                list(reqs),
+                list(resps),
+                seqs[-1],
+                hashes[-1],
             ),
-            {
-                "seqs": [r["seq"] for r in rows],
-                "prevs": [r["prev"] for r in rows],
-                "hashes": [r["hash"] for r in rows],
-                "bodies": [r["body"] for r in rows],
-                "cseqs": [c["seq"] for c in content],
-                "reqs": [c["req"] for c in content],
-                "resps": [c["resp"] for c in content],
-                "last": rows[-1]["seq"],
-                "head": rows[-1]["hash"],
-            },
-        )
-
-    def _move_head(self, conn: Connection, seq: int, head_hash: str) -> None:
-        conn.execute(
-            text("UPDATE audit_chain SET last_seq = :s, last_hash = :h WHERE id = 1"),
-            {"s": seq, "h": head_hash},
         )
 
     def _sign(
-        self, conn: Connection, head: ChainHead, seq: int, head_hash: str, key: Ed25519PrivateKey
+        self, driver: Any, head: ChainHead, seq: int, head_hash: str, key: Ed25519PrivateKey
     ) -> Checkpoint:
         public = key.public_key()
         raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         unsigned = Checkpoint(
             seq, head_hash, seq, now_iso(), head.chain_id, key_id(public), raw.hex(), ""
         )
-        cp = Checkpoint(**{**unsigned.__dict__, "signature": key.sign(unsigned.payload()).hex()})
-        conn.execute(
-            text(
-                "INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at, chain_id,"
-                " key_id, public_key, signature) VALUES (:seq, :head_hash, :count, :signed_at,"
-                " :chain_id, :key_id, :public_key, :signature)"
-            ),
-            cp.__dict__,
-        )
-        conn.execute(
-            text(
-                "UPDATE audit_chain SET last_seq = :s, last_hash = :h,"
-                " checkpoint_seq = :s, checkpoint_at = :t WHERE id = 1"
-            ),
-            {"s": seq, "h": head_hash, "t": cp.signed_at},
-        )
+        cp = replace(unsigned, signature=key.sign(unsigned.payload()).hex())
+        driver.execute(self._sql.insert_checkpoint, astuple(cp))
+        driver.execute(self._sql.move_head_and_checkpoint, (seq, head_hash, seq, cp.signed_at))
         return cp
 
     def checkpoint(self, signing_key: Ed25519PrivateKey) -> Checkpoint | None:
         """Sign the current head if records exist past the last checkpoint."""
-        try:
-            with self._writer() as conn, conn.begin():
-                head = self._lock_head(conn)
-                if head.last_seq <= head.checkpoint_seq:
-                    return None
-                return self._sign(conn, head, head.last_seq, head.last_hash, signing_key)
-        except SQLAlchemyError as e:
-            raise AuditWriteFailed(
-                f"the audit checkpoint could not be written to {self.describe()}: {_reason(e)}"
-            ) from e
+        with self._write("checkpoint") as (driver, head):
+            if head.last_seq <= head.checkpoint_seq:
+                return None
+            return self._sign(driver, head, head.last_seq, head.last_hash, signing_key)
 
     def erase_content(self, seq: int) -> bool:
         """Drop the request and response text of record `seq`; False if there was none."""
@@ -372,6 +383,33 @@ class Snapshot:
         return int(self.conn.execute(text("SELECT COUNT(*) FROM audit_records")).scalar_one())
 
 
+def _link(
+    head: ChainHead, records: Sequence[EncodedRecord]
+) -> tuple[list[AuditReceipt], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Chain `records` after `head`: receipts, record rows and content rows."""
+    seq, prev = head.last_seq, head.last_hash
+    receipts: list[AuditReceipt] = []
+    rows: list[tuple[Any, ...]] = []
+    content: list[tuple[Any, ...]] = []
+    for rec in records:
+        seq += 1
+        own = link_hash(seq, prev, rec.body_sha256)
+        rows.append((seq, prev, own, rec.body))
+        if rec.stores_content:
+            content.append((seq, rec.request_json, rec.response_text))
+        receipts.append(AuditReceipt(seq, own, prev, rec.recorded_at))
+        prev = own
+    return receipts, rows, content
+
+
+def _roll_back(pooled: PoolProxiedConnection, driver: Any) -> None:
+    """Undo a failed write transaction; a connection that cannot even roll back is dropped."""
+    try:
+        driver.rollback()
+    except (sqlite3.Error, psycopg.Error):
+        pooled.invalidate()
+
+
 def _checkpointed(r: AuditReceipt) -> AuditReceipt:
     return AuditReceipt(r.sequence, r.record_hash, r.prev_hash, r.recorded_at, True)
 
@@ -383,6 +421,6 @@ def _age_s(since: str, now: str) -> float:
         return float("inf")  # an unreadable time: sign now rather than never
 
 
-def _reason(e: SQLAlchemyError) -> str:
+def _reason(e: SQLAlchemyError | sqlite3.Error | psycopg.Error) -> str:
     orig = getattr(e, "orig", None)
     return str(orig if orig is not None else e).strip().splitlines()[0]
