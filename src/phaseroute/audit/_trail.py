@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -30,8 +30,10 @@ _log = logging.getLogger("phaseroute.audit")
 
 @dataclass
 class _Pending:
+    """A queued record; `done` (set under the trail's lock) once its commit has finished."""
+
     record: EncodedRecord
-    done: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
     receipt: AuditReceipt | None = None
     error: BaseException | None = None
 
@@ -56,8 +58,8 @@ class AuditTrail:
         self._every = checkpoint_every
         self._seconds = checkpoint_seconds
         self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
-        self._commit_turn = threading.Lock()
+        self._turn = threading.Condition()  # guards the queue and the `_committing` flag
+        self._committing = False
         self._closed = threading.Event()
         self._timer: threading.Thread | None = None
         if signing_key is not None:
@@ -101,16 +103,21 @@ class AuditTrail:
         """Chain several entries (in order, adjacent only if no other writer interleaves)."""
         if self._closed.is_set():
             raise AuditWriteFailed("the audit trail is closed; the record was not written")
+        if not entries:
+            return []
         recorded_at = now_iso()
         pending = [_Pending(encode_record(e, recorded_at)) for e in entries]
-        with self._queue_lock:
+        last = pending[-1]
+        with self._turn:
             self._queue.extend(pending)
-        with self._commit_turn:
-            if not pending[-1].done.is_set():
-                self._commit_queued()
+            # Wait until a commit holds our records, or take the turn and commit the queue.
+            while not last.done:
+                if not self._committing:
+                    self._commit_queued()
+                    break
+                self._turn.wait()
         receipts: list[AuditReceipt] = []
         for p in pending:
-            p.done.wait()
             if p.error is not None:
                 if isinstance(p.error, AuditWriteFailed):
                     raise AuditWriteFailed(str(p.error)) from p.error
@@ -123,10 +130,13 @@ class AuditTrail:
         return receipts
 
     def _commit_queued(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-        if not batch:
-            return
+        """Commit every queued record in one transaction; called holding `_turn`, which is
+        released while the database works so other threads can queue the next batch."""
+        batch, self._queue = self._queue, []
+        self._committing = True
+        self._turn.release()
+        error: BaseException | None = None
+        receipts: list[AuditReceipt] = []
         try:
             receipts = self.store.append(
                 [p.record for p in batch],
@@ -135,15 +145,19 @@ class AuditTrail:
                 checkpoint_seconds=self._seconds,
             )
         except BaseException as e:
-            for p in batch:
-                p.error = e
-                p.done.set()
-            if not isinstance(e, Exception):
-                raise
-            return
-        for p, r in zip(batch, receipts, strict=True):
-            p.receipt = r
-            p.done.set()
+            error = e
+        finally:
+            self._turn.acquire()
+            self._committing = False
+            for i, p in enumerate(batch):
+                if error is None:
+                    p.receipt = receipts[i]
+                else:
+                    p.error = error
+                p.done = True
+            self._turn.notify_all()
+        if error is not None and not isinstance(error, Exception):
+            raise error
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the head now if any record is not yet covered; needs the signing key."""
