@@ -1,4 +1,4 @@
-"""The phase diagnostic: cross-checks a validated policy and decides every phase's tier.
+"""The phase diagnostic: decides every phase's tier of a policy that passed the lint.
 
 Rules, applied per phase in this order (DESIGN §3); each decision records why:
 
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rfc8785
 
-from phaseroute.errors import PolicyError, Problem
-from phaseroute.policy._loader import LoadedPolicy, SourceMap
+from phaseroute.policy._lint import Tiers, lint
+from phaseroute.policy._loader import LoadedPolicy
 from phaseroute.policy._plan import Basis, ModelChoice, PhaseDecision, PhaseEvidence, RoutingPlan
 from phaseroute.policy._schema import (
     DEEP_KINDS,
@@ -57,224 +56,14 @@ def evidence_hash(evidence: Mapping[tuple[str, str], PhaseEvidence]) -> str | No
     return hashlib.sha256(rfc8785.dumps(rows)).hexdigest()
 
 
-@dataclass(frozen=True)
-class _Tiers:
-    names: tuple[str, ...]
-    strong: str
-    cheap: str
-
-    def rank(self, tier: str) -> int:
-        return self.names.index(tier)
-
-    @property
-    def top(self) -> str:
-        return self.names[-1]
-
-
 class _Compiler:
     def __init__(self, loaded: LoadedPolicy, evidence: Mapping[tuple[str, str], PhaseEvidence]):
+        self.loaded = loaded
         self.policy = loaded.policy
-        self.src: SourceMap = loaded.source
         self.evidence = evidence
         self.base_dir = loaded.path.resolve().parent if loaded.path else Path.cwd()
-        self.problems: list[Problem] = []
 
-    def error(self, path: tuple[str | int, ...], message: str, fix: str) -> None:
-        self.problems.append(self.src.problem(path, message, fix))
-
-    # ------------------------------------------------------------------ lint
-
-    def check_tiers(self) -> _Tiers | None:
-        p = self.policy
-        seen: set[str] = set()
-        for i, tier in enumerate(p.tiers):
-            if tier in seen:
-                self.error(
-                    ("tiers", i),
-                    f"tiers do not order: {tier!r} appears twice",
-                    "list each tier once, cheapest first",
-                )
-            seen.add(tier)
-        names = tuple(dict.fromkeys(p.tiers))
-        for key in ("strong_tier", "cheap_tier"):
-            value = getattr(p.routing, key)
-            if value is not None and value not in names:
-                self.error(
-                    ("routing", key),
-                    f"unknown tier {value!r}",
-                    f"use one of the tiers: {', '.join(names)}",
-                )
-        strong = p.routing.strong_tier if p.routing.strong_tier in names else names[-1]
-        cheap = p.routing.cheap_tier if p.routing.cheap_tier in names else names[0]
-        if strong is None or cheap is None:  # pragma: no cover - narrowed above
-            return None
-        if names.index(cheap) > names.index(strong):
-            self.error(
-                ("routing", "cheap_tier"),
-                f"cheap tier {cheap!r} is above strong tier {strong!r}",
-                "tiers are listed cheapest first; pick a cheap tier at or below the strong one",
-            )
-        return _Tiers(names, strong, cheap)
-
-    def check_models(self, tiers: _Tiers) -> None:
-        p = self.policy
-        for name, model in p.models.items():
-            if model.provider not in p.providers:
-                self.error(
-                    ("models", name, "provider"),
-                    f"unknown provider {model.provider!r}",
-                    f"use one of: {', '.join(p.providers)} or add it under providers",
-                )
-            if model.tier not in tiers.names:
-                self.error(
-                    ("models", name, "tier"),
-                    f"unknown tier {model.tier!r}",
-                    f"use one of the tiers: {', '.join(tiers.names)}",
-                )
-        used = {m.tier for m in p.models.values()}
-        if not used <= set(tiers.names):
-            return  # a mistyped tier above would also leave its tier empty: report it once
-        for i, tier in enumerate(tiers.names):
-            if tier not in used:
-                self.error(
-                    ("tiers", i),
-                    f"tier {tier!r} has no model",
-                    "add a model with this tier under models, or remove the tier",
-                )
-
-    def check_workflow(self, wf_name: str, wf: WorkflowConfig, tiers: _Tiers) -> None:
-        p = self.policy
-        for name in wf.phases:
-            if name in p.controls:
-                self.error(
-                    ("workflows", wf_name, "phases", name),
-                    f"duplicate name: {name!r} is both a phase and a control, so caught_by "
-                    "would be ambiguous",
-                    "rename the phase or the control",
-                )
-        for name, ph in wf.phases.items():
-            base = ("workflows", wf_name, "phases", name)
-            seen: set[str] = set()
-            for i, target in enumerate(ph.feeds):
-                if target not in wf.phases:
-                    self.error(
-                        (*base, "feeds", i),
-                        f"unknown phase {target!r}",
-                        f"feeds names phases of workflow {wf_name!r}: {', '.join(wf.phases)}",
-                    )
-                elif target == name:
-                    self.error((*base, "feeds", i), "a phase cannot feed itself", "remove it")
-                if target in seen:
-                    self.error(
-                        (*base, "feeds", i),
-                        f"duplicate name: {target!r} is listed twice",
-                        "list it once",
-                    )
-                seen.add(target)
-            if ph.caught_by is not None:
-                if ph.caught_by == name:
-                    self.error(
-                        (*base, "caught_by"),
-                        "a phase cannot catch its own errors",
-                        "name a downstream phase or a control",
-                    )
-                elif ph.caught_by not in wf.phases and ph.caught_by not in p.controls:
-                    known = [*wf.phases, *p.controls]
-                    self.error(
-                        (*base, "caught_by"),
-                        f"caught_by names nothing: {ph.caught_by!r} is neither a phase of "
-                        f"{wf_name!r} nor a control",
-                        f"name one of: {', '.join(known)}, or declare it under controls",
-                    )
-            self.check_route(base, ph, tiers)
-            if ph.on_unavailable == "degrade" and ph.audit:
-                self.error(
-                    (*base, "on_unavailable"),
-                    "an audit phase may never be served below its tier",
-                    "remove on_unavailable: degrade (audit phases fail loudly)",
-                )
-        self.check_cycles(wf_name, wf)
-
-    def check_route(self, base: tuple[str, ...], ph: PhaseConfig, tiers: _Tiers) -> None:
-        route = ph.route
-        if route is None:
-            return
-        p = self.policy
-        if route.tier is None and route.model is None:
-            self.error((*base, "route"), "a route needs a tier or a model", "add tier: or model:")
-        if route.model is not None and route.model not in p.models:
-            self.error(
-                (*base, "route", "model"),
-                f"unknown model {route.model!r}",
-                f"use one of: {', '.join(p.models)}",
-            )
-        if route.tier is not None and route.tier not in tiers.names:
-            self.error(
-                (*base, "route", "tier"),
-                f"unknown tier {route.tier!r}",
-                f"use one of the tiers: {', '.join(tiers.names)}",
-            )
-        if (
-            route.model in p.models
-            and route.tier is not None
-            and p.models[route.model].tier != route.tier
-        ):
-            self.error(
-                (*base, "route"),
-                f"model {route.model!r} is in tier {p.models[route.model].tier!r}, "
-                f"not {route.tier!r}",
-                "give only the model, or a model of that tier",
-            )
-        if not route.justification:
-            target = route.tier or (p.models[route.model].tier if route.model in p.models else None)
-            if ph.audit and target is not None and target != tiers.top:
-                self.error(
-                    (*base, "route"),
-                    f"audit phase routed below the top tier ({tiers.top!r}) without a "
-                    "justified override",
-                    "add route.justification explaining why this exception is acceptable, "
-                    "or remove the route",
-                )
-            else:
-                self.error(
-                    (*base, "route", "justification"),
-                    "a route override needs a justification",
-                    "add justification: a sentence a reviewer can accept",
-                )
-
-    def check_cycles(self, wf_name: str, wf: WorkflowConfig) -> None:
-        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-        stack: list[str] = []
-        reported: set[frozenset[str]] = set()
-
-        def visit(node: str) -> None:
-            state[node] = 1
-            stack.append(node)
-            for nxt in wf.phases[node].feeds:
-                if nxt not in wf.phases or nxt == node:
-                    continue
-                if state.get(nxt) == 1:
-                    cycle = [*stack[stack.index(nxt) :], nxt]
-                    members = frozenset(cycle)
-                    if members not in reported:
-                        reported.add(members)
-                        self.error(
-                            ("workflows", wf_name, "phases", cycle[0], "feeds"),
-                            f"cycle in feeds: {' → '.join(cycle)}",
-                            "feeds must flow one way; remove one of these edges",
-                        )
-                elif nxt not in state:
-                    visit(nxt)
-            stack.pop()
-            state[node] = 2
-
-        for name in wf.phases:
-            if name not in state:
-                visit(name)
-
-    # ------------------------------------------------------------------ decide
-
-    def choices(self, tiers: _Tiers) -> dict[str, ModelChoice]:
+    def choices(self, tiers: Tiers) -> dict[str, ModelChoice]:
         return {
             name: ModelChoice(name, m.provider, m.id, m.tier, tiers.rank(m.tier))
             for name, m in self.policy.models.items()
@@ -285,7 +74,7 @@ class _Compiler:
         wf_name: str,
         wf: WorkflowConfig,
         name: str,
-        tiers: _Tiers,
+        tiers: Tiers,
         models: dict[str, ModelChoice],
         depth_targets: dict[str, str],
     ) -> PhaseDecision:
@@ -385,7 +174,7 @@ class _Compiler:
         wf_name: str,
         wf: WorkflowConfig,
         name: str,
-        tiers: _Tiers,
+        tiers: Tiers,
         depth_targets: dict[str, str],
     ) -> tuple[str, str, str]:
         ph = wf.phases[name]
@@ -443,7 +232,7 @@ class _Compiler:
         ev: PhaseEvidence,
         ph: PhaseConfig,
         rule: str,
-        tiers: _Tiers,
+        tiers: Tiers,
         reasons: list[str],
         warnings: list[str],
     ) -> str | None:
@@ -526,14 +315,7 @@ class _Compiler:
         return out
 
     def run(self) -> RoutingPlan:
-        tiers = self.check_tiers()
-        if tiers is None:  # pragma: no cover
-            raise PolicyError(self.problems)
-        self.check_models(tiers)
-        for wf_name, wf in self.policy.workflows.items():
-            self.check_workflow(wf_name, wf, tiers)
-        if self.problems:
-            raise PolicyError(self.problems)
+        tiers = lint(self.loaded)
         models = self.choices(tiers)
         decisions: dict[tuple[str, str], PhaseDecision] = {}
         for wf_name, wf in self.policy.workflows.items():
