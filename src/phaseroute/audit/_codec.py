@@ -65,6 +65,13 @@ def link_hash(seq: int, prev_hash: str, body_sha256: str) -> str:
 def strip_secrets(value: Any, path: str = "") -> tuple[Any, list[str]]:
     """A copy of `value` without credential-named keys, and the dotted paths removed."""
     removed: list[str] = []
+    return _strip(value, path, removed), removed
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _strip(value: Any, path: str, removed: list[str]) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -72,21 +79,19 @@ def strip_secrets(value: Any, path: str = "") -> tuple[Any, list[str]]:
                 raise AuditWriteFailed(
                     f"audit request document has a non-string key {key!r} at {path or '(root)'}"
                 )
-            here = f"{path}.{key}" if path else key
             if _SECRET_KEYS.match(key.lower().replace("-", "_")):
-                removed.append(here)
-                continue
-            out[key], more = strip_secrets(item, here)
-            removed.extend(more)
-        return out, removed
+                removed.append(f"{path}.{key}" if path else key)
+            elif type(item) in _LEAVES:
+                out[key] = item
+            else:
+                out[key] = _strip(item, f"{path}.{key}" if path else key, removed)
+        return out
     if isinstance(value, list | tuple):
-        items: list[Any] = []
-        for i, item in enumerate(value):
-            clean, more = strip_secrets(item, f"{path}[{i}]")
-            items.append(clean)
-            removed.extend(more)
-        return items, removed
-    return value, removed
+        return [
+            item if type(item) in _LEAVES else _strip(item, f"{path}[{i}]", removed)
+            for i, item in enumerate(value)
+        ]
+    return value
 
 
 def encode_record(entry: AuditEntry, recorded_at: str) -> EncodedRecord:
