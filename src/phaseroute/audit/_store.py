@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -94,6 +94,9 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+# Rows per SQLite INSERT: the statement cache (128) holds every chunk size of both tables.
+_ROWS_PER_INSERT = 32
+
 _SELECT_HEAD = (
     "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at"
     " FROM audit_chain WHERE id = 1"
@@ -120,9 +123,8 @@ class _Statements:
             " chain_id, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             move_head_and_checkpoint="UPDATE audit_chain SET last_seq = ?, last_hash = ?,"
             " checkpoint_seq = ?, checkpoint_at = ? WHERE id = 1",
-            insert_records="INSERT INTO audit_records (seq, prev_hash, hash, body)"
-            " VALUES (?, ?, ?, ?)",
-            insert_content="INSERT INTO audit_content (seq, request, response) VALUES (?, ?, ?)",
+            insert_records="INSERT INTO audit_records (seq, prev_hash, hash, body) VALUES ",
+            insert_content="INSERT INTO audit_content (seq, request, response) VALUES ",
         )
 
     @classmethod
@@ -194,9 +196,13 @@ class ChainStore:
             if self.dialect == "sqlite":
                 # Take the write lock before reading the head, so no writer can move it.
                 driver.execute("BEGIN IMMEDIATE")
-            row = driver.execute(self._sql.lock_head).fetchone()
-            yield driver, ChainHead(*row)
-            driver.commit()
+            # On PostgreSQL statements are pipelined: BEGIN goes out with the head's SELECT
+            # ... FOR UPDATE, and the writes with the COMMIT, so the head row stays locked for
+            # one round trip plus the flush.
+            with driver.pipeline() if self.dialect == "postgresql" else nullcontext():
+                row = driver.execute(self._sql.lock_head).fetchone()
+                yield driver, ChainHead(*row)
+                driver.commit()
         except (sqlite3.Error, psycopg.Error) as e:
             _roll_back(pooled, driver)
             raise AuditWriteFailed(
@@ -227,9 +233,8 @@ class ChainStore:
             if self.dialect == "postgresql":
                 self._insert_postgres(driver, rows, content)
             else:
-                driver.executemany(self._sql.insert_records, rows)
-                if content:
-                    driver.executemany(self._sql.insert_content, content)
+                _insert_rows(driver, self._sql.insert_records, rows)
+                _insert_rows(driver, self._sql.insert_content, content)
                 if not due:
                     driver.execute(self._sql.move_head, (last.sequence, last.record_hash))
             if due and signing_key is not None:
@@ -400,6 +405,19 @@ def _link(
         receipts.append(AuditReceipt(seq, own, prev, rec.recorded_at))
         prev = own
     return receipts, rows, content
+
+
+def _insert_rows(driver: Any, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Multi-row INSERTs of up to _ROWS_PER_INSERT rows (SQLite).
+
+    One statement per chunk rather than executemany's one step per row: every step releases
+    the GIL, and a group-commit leader that must win it back from threads busy encoding
+    their next records waits at each of those points.
+    """
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        row = "(" + ",".join("?" * len(chunk[0])) + ")"
+        driver.execute(insert + ",".join([row] * len(chunk)), [v for r in chunk for v in r])
 
 
 def _roll_back(pooled: PoolProxiedConnection, driver: Any) -> None:
