@@ -1,8 +1,8 @@
 """`AuditTrail`: the router's handle on the chain — durable appends, signed checkpoints.
 
-Appends from many threads are group-committed: whoever holds the commit turn writes every
-record queued so far in one transaction, and each caller returns only after the transaction
-holding its record has committed. The database lock (not this batching) is what keeps the
+Appends from many threads are group-committed: each caller encodes its records, queues them,
+and either waits or takes the commit turn and writes every record queued so far in one
+transaction; each caller returns only after the transaction holding its record has committed. The database lock (not this batching) is what keeps the
 chain single across processes.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class AuditTrail:
         self._queue: list[_Pending] = []
         self._turn = threading.Condition()  # guards the queue and the `_committing` flag
         self._committing = False
+        self._last_batch = 0
         self._closed = threading.Event()
         self._timer: threading.Thread | None = None
         if signing_key is not None:
@@ -132,8 +134,11 @@ class AuditTrail:
     def _commit_queued(self) -> None:
         """Commit every queued record in one transaction; called holding `_turn`, which is
         released while the database works so other threads can queue the next batch."""
-        batch, self._queue = self._queue, []
         self._committing = True
+        if self._last_batch > 1:
+            self._let_callers_queue()
+        batch, self._queue = self._queue, []
+        self._last_batch = len(batch)
         self._turn.release()
         error: BaseException | None = None
         receipts: list[AuditReceipt] = []
@@ -158,6 +163,22 @@ class AuditTrail:
             self._turn.notify_all()
         if error is not None and not isinstance(error, Exception):
             raise error
+
+    def _let_callers_queue(self) -> None:
+        """Under concurrency, let writers woken by the last commit queue again before the
+        batch is taken: yield the GIL (no timer, no added wait when nobody queues) while the
+        queue keeps growing.
+
+        Without this, commits alternate between two halves of the writers, each half committing
+        while the other re-queues; with it, most writers share every commit.
+        """
+        for _ in range(self._last_batch):
+            queued = len(self._queue)
+            self._turn.release()
+            time.sleep(0)
+            self._turn.acquire()
+            if len(self._queue) == queued:
+                return
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the head now if any record is not yet covered; needs the signing key."""
