@@ -8,6 +8,7 @@ sequence number is the primary key, so two writers can never both extend the sam
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import astuple, dataclass, replace
@@ -161,6 +162,8 @@ class ChainStore:
         self.dialect = engine.dialect.name
         postgres = self.dialect == "postgresql"
         self._sql = _Statements.postgres() if postgres else _Statements.sqlite()
+        self._writer_lock = threading.Lock()  # one write transaction at a time per store
+        self._held: PoolProxiedConnection | None = None
 
     @classmethod
     def open(cls, location: str | Path | None) -> ChainStore:
@@ -174,6 +177,10 @@ class ChainStore:
         return cls(engine)
 
     def dispose(self) -> None:
+        with self._writer_lock:
+            if self._held is not None:
+                self._held.close()
+                self._held = None
         self.engine.dispose()
 
     # ------------------------------------------------------------------ writing
@@ -185,34 +192,57 @@ class ChainStore:
         Commits when the block ends and returns only after the commit is durable; any failure
         rolls back and becomes AuditWriteFailed naming `what`.
         """
+        with self._writer_lock:
+            pooled = self._checkout(what)
+            driver: Any = pooled.driver_connection
+            try:
+                if self.dialect == "sqlite":
+                    # Take the write lock before reading the head, so no writer can move it.
+                    driver.execute("BEGIN IMMEDIATE")
+                # On PostgreSQL statements are pipelined: BEGIN goes out with the head's
+                # SELECT ... FOR UPDATE, and the writes with the COMMIT, so the head row stays
+                # locked for one round trip plus the flush.
+                with driver.pipeline() if self.dialect == "postgresql" else nullcontext():
+                    row = driver.execute(self._sql.lock_head).fetchone()
+                    yield driver, ChainHead(*row)
+                    driver.commit()
+            except (sqlite3.Error, psycopg.Error) as e:
+                self._drop(pooled, driver)
+                raise AuditWriteFailed(
+                    f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
+                ) from e
+            except BaseException:
+                self._drop(pooled, driver)
+                raise
+            finally:
+                if pooled is not self._held:
+                    pooled.close()
+
+    def _checkout(self, what: str) -> PoolProxiedConnection:
+        """The connection for the next write: on SQLite one kept for the store's lifetime
+        (a pool checkout per append cost more than the statements); on PostgreSQL a pooled
+        one, pinged on checkout so a restarted server costs no failed append."""
+        if self._held is not None:
+            return self._held
         try:
             pooled = self.engine.raw_connection()
         except SQLAlchemyError as e:
             raise AuditWriteFailed(
                 f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
             ) from e
-        driver: Any = pooled.driver_connection
+        if self.dialect == "sqlite":
+            self._held = pooled
+        return pooled
+
+    def _drop(self, pooled: PoolProxiedConnection, driver: Any) -> None:
+        """After a failed write: roll back, and stop reusing the connection (the next write
+        checks out a fresh one; one that cannot even roll back is discarded)."""
+        if pooled is self._held:
+            self._held = None
         try:
-            if self.dialect == "sqlite":
-                # Take the write lock before reading the head, so no writer can move it.
-                driver.execute("BEGIN IMMEDIATE")
-            # On PostgreSQL statements are pipelined: BEGIN goes out with the head's SELECT
-            # ... FOR UPDATE, and the writes with the COMMIT, so the head row stays locked for
-            # one round trip plus the flush.
-            with driver.pipeline() if self.dialect == "postgresql" else nullcontext():
-                row = driver.execute(self._sql.lock_head).fetchone()
-                yield driver, ChainHead(*row)
-                driver.commit()
-        except (sqlite3.Error, psycopg.Error) as e:
-            _roll_back(pooled, driver)
-            raise AuditWriteFailed(
-                f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
-            ) from e
-        except BaseException:
-            _roll_back(pooled, driver)
-            raise
-        finally:
-            pooled.close()
+            driver.rollback()
+        except (sqlite3.Error, psycopg.Error):
+            pooled.invalidate()
 
     def append(
         self,
@@ -418,14 +448,6 @@ def _insert_rows(driver: Any, insert: str, rows: Sequence[tuple[Any, ...]]) -> N
         chunk = rows[start : start + _ROWS_PER_INSERT]
         row = "(" + ",".join("?" * len(chunk[0])) + ")"
         driver.execute(insert + ",".join([row] * len(chunk)), [v for r in chunk for v in r])
-
-
-def _roll_back(pooled: PoolProxiedConnection, driver: Any) -> None:
-    """Undo a failed write transaction; a connection that cannot even roll back is dropped."""
-    try:
-        driver.rollback()
-    except (sqlite3.Error, psycopg.Error):
-        pooled.invalidate()
 
 
 def _checkpointed(r: AuditReceipt) -> AuditReceipt:

@@ -2,8 +2,8 @@
 
 Appends from many threads are group-committed: each caller encodes its records, queues them,
 and either waits or takes the commit turn and writes every record queued so far in one
-transaction; each caller returns only after the transaction holding its record has committed. The database lock (not this batching) is what keeps the
-chain single across processes.
+transaction; each caller returns only after the transaction holding its record has committed.
+The database lock (not this batching) is what keeps the chain single across processes.
 """
 
 from __future__ import annotations
