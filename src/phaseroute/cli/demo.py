@@ -50,8 +50,9 @@ def demo(
     ] = None,
 ) -> None:
     """Measure, route, serve, audit and cost the AML example offline — no API key needed."""
-    from phaseroute.demo import run_demo
+    from phaseroute.demo import find_example, run_demo
 
+    example = find_example(example)  # a clear error before anything is printed
     console = Console(highlight=False)
     console.print(
         "[bold]phaseroute demo[/] — AML alert review, offline. Recorded answers of real models "
