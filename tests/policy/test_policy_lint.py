@@ -247,22 +247,40 @@ def test_three_phase_cycle_is_shown() -> None:
 
 
 YAML_CASES = [
-    ("tab indentation", "version: 1\ntiers:\n\t- a\n", 3, "tabs"),
-    ("duplicate key", "version: 1\nversion: 1\n", 2, "duplicate"),
-    ("unclosed flow list", "version: 1\ntiers: [a, b\nmodels: {}\n", 3, "YAML syntax error"),
-    ("bad indentation", "version: 1\ntiers:\n  - a\n - b\n", 4, "YAML syntax error"),
-    ("list at top", "- a\n- b\n", 1, "must be a YAML mapping"),
-    ("empty document", "", 1, "must be a YAML mapping"),
+    ("tab indentation", "version: 1\ntiers:\n\t- a\n", 3, "tabs", "tiers"),
+    ("duplicate key", "version: 1\nversion: 1\n", 2, "duplicate", "version"),
+    ("nested duplicate key", "a:\n  b: 1\n  b: 2\n", 3, "duplicate key 'b'", "a.b"),
+    (
+        "unclosed flow list",
+        "version: 1\ntiers: [a, b\nmodels: {}\n",
+        3,
+        "opened on line 2",
+        "tiers",
+    ),
+    (
+        "unclosed list deep inside",
+        "workflows:\n  aml:\n    phases:\n      x:\n        kind: [a\n        feeds: b\n",
+        6,
+        "opened on line 5",
+        "workflows.aml.phases.x.kind",
+    ),
+    ("bad indentation", "version: 1\ntiers:\n  - a\n - b\n", 4, "YAML syntax error", "tiers"),
+    ("list at top", "- a\n- b\n", 1, "must be a YAML mapping", None),
+    ("empty document", "", 1, "must be a YAML mapping", None),
 ]
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "words"), [c[1:] for c in YAML_CASES], ids=[c[0] for c in YAML_CASES]
+    ("text", "line", "words", "path"),
+    [c[1:] for c in YAML_CASES],
+    ids=[str(c[0]) for c in YAML_CASES],
 )
-def test_malformed_yaml(text: str, line: int, words: str) -> None:
+def test_malformed_yaml(text: str, line: int, words: str, path: str | None) -> None:
     (p,) = _problems(text)
     assert p.line == line
     assert words in p.render()
+    assert p.path == path
+    assert p.fix
 
 
 def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ that name the file, line, column and dotted path, and say how to fix the mistake
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,9 +70,34 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _DuplicateKey(Exception):
-    def __init__(self, key: str, node: yaml.Node, first: yaml.Node) -> None:
-        super().__init__(key)
-        self.key, self.node, self.first = key, node, first
+    def __init__(self, path: PathKey, node: yaml.Node, first: yaml.Node) -> None:
+        super().__init__(path)
+        self.path, self.node, self.first = path, node, first
+
+
+_KEY_LINE = re.compile(r"^([ \t]*)(?:-[ \t]+)?([^\s#:'\"][^:#]*?)[ \t]*:(?:[ \t]|$)")
+
+
+def _path_near(lines: Sequence[str], index: int) -> str | None:
+    """The dotted path of the keys enclosing line `index` (0-based), read off indentation.
+
+    Used where the YAML does not parse, so there is no tree to ask: a best effort that
+    names where the broken line sits (e.g. ``workflows.aml.phases``).
+    """
+    if not 0 <= index < len(lines):
+        return None
+    current = lines[index]
+    limit = len(current) - len(current.lstrip(" \t"))
+    own = _KEY_LINE.match(current)
+    keys = [own.group(2)] if own else []
+    for i in range(index - 1, -1, -1):
+        m = _KEY_LINE.match(lines[i])
+        if m and len(m.group(1)) < limit:
+            keys.insert(0, m.group(2))
+            limit = len(m.group(1))
+            if limit == 0:
+                break
+    return ".".join(keys) or None
 
 
 def _plain(
@@ -93,7 +119,7 @@ def _plain(
                 )
             key = str(scalars.construct_object(key_node, deep=True))
             if key in firsts:
-                raise _DuplicateKey(key, key_node, firsts[key])
+                raise _DuplicateKey((*path, key), key_node, firsts[key])
             firsts[key] = key_node
             child = (*path, key)
             positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -124,10 +150,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         raise PolicyError(
             [
                 Problem(
-                    f"duplicate key {d.key!r} (first on line {d.first.start_mark.line + 1})",
+                    f"duplicate key {d.path[-1]!r} (first on line {d.first.start_mark.line + 1})",
                     file=file,
                     line=mark.line + 1,
                     column=mark.column + 1,
+                    path=dotted(d.path),
                     fix="each key may appear once in a mapping: remove or rename the duplicate",
                 )
             ]
@@ -135,6 +162,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         detail = (e.problem or e.context or "invalid YAML").strip()
+        where = mark
+        if e.context and "flow" in e.context and e.context_mark and mark is not None:
+            # an unclosed [ or { is noticed lines later: point at where it was opened too
+            where = e.context_mark
+            if where.line != mark.line:
+                detail += f" ({e.context.strip()} opened on line {where.line + 1})"
         fix = "fix the YAML syntax at this position"
         lines = text.splitlines()
         if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
@@ -146,6 +179,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
                     file=file,
                     line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None,
+                    path=_path_near(lines, where.line) if where else None,
                     fix=fix,
                 )
             ]
