@@ -118,3 +118,15 @@ def test_a_bad_kinds_mapping_is_named_by_line(
     err = capsys.readouterr().err.replace("\n", "")
     assert f"{kinds}:2: decide: unknown kind 'gut_feeling'" in err
     assert "use one of: planning" in err
+
+
+def test_a_kinds_mapping_beside_the_file_is_used_by_default(
+    outcomes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kinds = outcomes.with_name(f"{outcomes.stem}.kinds.yaml")
+    kinds.write_text("triage: screening\ndecide: judgment\n", encoding="utf-8")
+    code = run(["bench", "--outcomes", str(outcomes), "--repeats", "2", "--format", "json"])
+    assert code == 0
+    by_key = {s["key"]: s for s in json.loads(capsys.readouterr().out)["strategies"]}
+    assert by_key["kinds"]["ran"] is True
+    assert str(kinds) in by_key["kinds"]["description"]

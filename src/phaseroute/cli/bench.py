@@ -47,7 +47,10 @@ def bench(
     alpha: Annotated[float, typer.Option(help="One-sided error level of every bound.")] = 0.05,
     kinds: Annotated[
         Path | None,
-        typer.Option(help="YAML `phase: kind` mapping for the kind-defaults baseline."),
+        typer.Option(
+            help="YAML `phase: kind` mapping for the kind-defaults baseline (default: "
+            "FILE's stem + .kinds.yaml beside it, else examples/<stem>/kinds.yaml)."
+        ),
     ] = None,
     reference: Annotated[
         str | None,
@@ -90,6 +93,7 @@ def bench(
         run_bench,
     )
 
+    kinds = kinds if kinds is not None else default_kinds(outcomes)
     settings = BenchSettings(
         floor=floor if floor is not None or margin is not None else 0.95,
         margin=margin,
@@ -218,3 +222,15 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
     footer.append(f"Benchmark ran in {result.seconds:.1f} s after reading and costing the file.")
     parts.append(Text("\n".join(footer), style="dim"))
     return Group(*parts)
+
+
+def default_kinds(outcomes: Path) -> Path | None:
+    """A kinds mapping that belongs to `outcomes`, if one exists where we look for it."""
+    stem = outcomes.stem
+    for candidate in (
+        outcomes.with_name(f"{stem}.kinds.yaml"),
+        Path("examples") / stem / "kinds.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
