@@ -6,15 +6,17 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from phaseroute.errors import RequestError
-from phaseroute.runtime import UsageLedger, UsageTotals
 from phaseroute.storage.database import DEFAULT_DATABASE
+
+if TYPE_CHECKING:
+    from phaseroute.runtime import UsageTotals
 
 
 class Format(StrEnum):
@@ -71,6 +73,8 @@ def usage(
 
         if not Path(db).exists():
             raise RequestError(f"--db {db}: no such database file — run some routed calls first")
+    from phaseroute.runtime import UsageLedger
+
     ledger = UsageLedger.open(db)
     try:
         rows = ledger.totals(workflow=workflow, phase=phase, since=start)
