@@ -10,7 +10,12 @@ are different branches, so callers and the CLI can treat them differently::
     │   ├── LockFileError              the evidence lock file is malformed
     │   ├── DatabaseStateError         the database is not in a state phaseroute can use
     │   ├── SecretError                an env:/file: secret reference is malformed or missing
-    │   └── RequestError               a call names an unknown workflow/phase or bad arguments
+    │   ├── RequestError               a call names an unknown workflow/phase or bad arguments
+    │   └── GatewayRefusal             the gateway refused a client's request (HTTP status)
+    │       ├── Unauthenticated            401: no key, or an unknown or revoked one
+    │       ├── Forbidden                  403: the key may not use this workflow
+    │       ├── BudgetExceeded             429: a key/workflow/phase budget is spent
+    │       └── PayloadTooLarge            413: the request body is over the limit
     └── RuntimeFailure                 something failed while running; not the user's input
         ├── ProviderError              a model provider call failed (mapped from SDK errors)
         │   ├── RetryableProviderError     worth retrying: 429, 529, 5xx, timeouts, connection
@@ -112,6 +117,50 @@ class SecretError(UserError):
 
 class RequestError(UserError):
     """A call names an unknown workflow or phase, or passes bad arguments."""
+
+
+class GatewayRefusal(UserError):
+    """The gateway refused a client's request; rendered in the client's own protocol.
+
+    `status` is the HTTP status; `retry_after_s`, when set, becomes a `retry-after` header.
+    """
+
+    status: int = 400
+    error_type: str = "invalid_request_error"
+
+    def __init__(
+        self, problems: Sequence[Problem] | str, *, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(problems)
+        self.retry_after_s = retry_after_s
+
+
+class Unauthenticated(GatewayRefusal):
+    """No API key, or one that is unknown or revoked (401)."""
+
+    status = 401
+    error_type = "authentication_error"
+
+
+class Forbidden(GatewayRefusal):
+    """The key is valid but may not use this workflow (403)."""
+
+    status = 403
+    error_type = "permission_error"
+
+
+class BudgetExceeded(GatewayRefusal):
+    """A budget of the key, workflow or phase is spent for its period (429)."""
+
+    status = 429
+    error_type = "rate_limit_error"
+
+
+class PayloadTooLarge(GatewayRefusal):
+    """The request body is larger than the gateway accepts (413)."""
+
+    status = 413
+    error_type = "request_too_large"
 
 
 # --------------------------------------------------------------------------- run-time failures
