@@ -1,0 +1,83 @@
+"""Text features that need no download: hashed word uni/bigrams plus a few shape figures.
+
+The same pure-Python code computes the features when a predictor is fit and when the router
+scores a call, so the two can never disagree. Words are lower-cased runs of letters/digits
+(or a single other non-space character); every word and every pair of adjacent words is
+hashed with CRC-32 (stable across processes and platforms, unlike ``hash``) into one of
+``2**bits`` buckets. Counts are divided by the number of words, so a prompt's length moves
+the score only through the explicit shape features.
+
+Hashing keeps the lock file free of prompt words: it stores bucket numbers, not vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import repeat
+
+WORD = re.compile(r"[^\W_]+|[^\w\s]")
+SHAPE_FEATURES = (
+    "log_chars",  # log(1 + characters)
+    "log_words",  # log(1 + words)
+    "number_share",  # words that are numbers, per word
+    "symbol_share",  # words that are a single symbol, per word
+    "log_lines",  # log(1 + newlines)
+)
+_SPACE = b" "
+
+
+@dataclass(frozen=True)
+class HashingSpec:
+    """How text becomes bucket counts: the parameters a lock file records."""
+
+    bits: int = 18
+    bigrams: bool = True
+
+    @property
+    def mask(self) -> int:
+        return (1 << self.bits) - 1
+
+
+def words(text: str) -> list[str]:
+    """The words the features are built from (lower-cased)."""
+    return WORD.findall(text.lower())
+
+
+def bucket_stream(tokens: list[str], spec: HashingSpec) -> Iterator[int]:
+    """Bucket numbers of every word and (when enabled) adjacent-word pair, C-level loops."""
+    encoded = list(map(str.encode, tokens))
+    unigram = list(map(zlib.crc32, encoded))
+    mask_and = spec.mask.__and__
+    yield from map(mask_and, unigram)
+    if spec.bigrams and len(encoded) > 1:
+        # crc32(a + b" " + b) continued from crc32(a): no joined string is built
+        spaced = map(zlib.crc32, repeat(_SPACE), unigram[:-1])
+        yield from map(mask_and, map(zlib.crc32, encoded[1:], spaced))
+
+
+def shape(text: str, tokens: list[str]) -> tuple[float, ...]:
+    """The shape features, in `SHAPE_FEATURES` order (word-level loops only: cheap)."""
+    n = len(tokens)
+    per_word = 1.0 / n if n else 0.0
+    alnum = sum(map(str.isalnum, tokens))
+    return (
+        math.log1p(len(text)),
+        math.log1p(n),
+        sum(map(str.isdigit, tokens)) * per_word,
+        (n - alnum) * per_word,
+        math.log1p(text.count("\n")),
+    )
+
+
+def featurize(text: str, spec: HashingSpec) -> tuple[dict[int, float], tuple[float, ...]]:
+    """Normalised bucket counts and shape features of one text (for fitting)."""
+    tokens = words(text)
+    counts: dict[int, float] = {}
+    for b in bucket_stream(tokens, spec):
+        counts[b] = counts.get(b, 0.0) + 1.0
+    scale = 1.0 / len(tokens) if tokens else 0.0
+    return {b: c * scale for b, c in counts.items()}, shape(text, tokens)
