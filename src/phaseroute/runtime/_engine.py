@@ -34,6 +34,7 @@ from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.runtime._request import MessageLike, build_request
 from phaseroute.runtime._result import (
     Escalation,
+    ItemScore,
     RouteDecision,
     RoutedResponse,
     Validation,
@@ -63,6 +64,38 @@ class Call:
     @property
     def fallbacks(self) -> tuple[str, ...]:
         return tuple(self.state.tried[1:])
+
+
+def per_item_route(
+    decision: PhaseDecision, route: RouteDecision, request: CompletionRequest
+) -> tuple[PhaseDecision, RouteDecision]:
+    """Score the call with the phase's certified predictor and route it: to the cheapest
+    model whose score clears the threshold (falling back to the phase's own model and its
+    fallbacks, all at or above that tier), else unchanged. Either way the score is recorded."""
+    item = decision.per_item
+    assert item is not None
+    text = "\n".join(m.content for m in request.messages)
+    choice, score = item.choose(text)
+    routed_to = None if choice is None else choice.name
+    scored = ItemScore(item.predictor.sha256, score, item.threshold, routed_to)
+    if choice is None:
+        return decision, replace(route, item=scored)
+    chain = tuple(m for m in (decision.model, *decision.fallbacks) if m.name != choice.name)
+    routed = replace(
+        decision,
+        tier=choice.tier,
+        model=choice,
+        fallbacks=chain,
+        reasons=(*decision.reasons, scored.reason()),
+    )
+    return routed, replace(
+        route,
+        tier=choice.tier,
+        model=choice.name,
+        model_id=choice.model_id,
+        rule="per-item: certified",
+        item=scored,
+    )
 
 
 def _route(decision: PhaseDecision, policy_hash: str) -> RouteDecision:
@@ -434,8 +467,11 @@ class RoutingEngine:
             stop=stop,
             metadata=metadata,
         )
+        decision = self.plan.decisions[(workflow, phase)]
+        if decision.per_item is not None:
+            decision, route = per_item_route(decision, route, request)
         return Call(
-            decision=self.plan.decisions[(workflow, phase)],
+            decision=decision,
             route=route,
             request=request,
             state=self._state(),

@@ -35,6 +35,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -78,6 +79,14 @@ usage_calls = Table(
     Column("price_version", String(200)),
     Column("case_id", String(200)),
     Column("request_id", String(200)),
+    Column("item_predictor", String(64)),
+    Column("item_score", Float),
+    Column("item_threshold", Float),
+)
+_ITEM_COLUMNS = (
+    ("item_predictor", "VARCHAR(64)"),
+    ("item_score", "DOUBLE PRECISION"),
+    ("item_threshold", "DOUBLE PRECISION"),
 )
 
 
@@ -88,7 +97,18 @@ def _create_v1(conn: Connection) -> None:
     )
 
 
-MIGRATIONS = (Migration(1, "usage_calls table", _create_v1),)
+def _add_item_columns(conn: Connection) -> None:
+    """Per-item routing columns; a table created by this version's v1 already has them."""
+    have = {c["name"] for c in inspect(conn).get_columns("usage_calls")}
+    for name, kind in _ITEM_COLUMNS:
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE usage_calls ADD COLUMN {name} {kind}")
+
+
+MIGRATIONS = (
+    Migration(1, "usage_calls table", _create_v1),
+    Migration(2, "per-item routing columns", _add_item_columns),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +140,9 @@ class UsageRecord:
     price_version: str | None = None
     case_id: str | None = None
     request_id: str | None = None
+    item_predictor: str | None = None  # per-item routing: predictor hash, score, threshold
+    item_score: float | None = None
+    item_threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
