@@ -88,6 +88,18 @@ def routed_scores(choice: IntArray, scores: FloatArray, top: FloatArray) -> Floa
     return picked
 
 
+def _choices_on_grid(probabilities: FloatArray) -> IntArray:
+    """`route` at every grid threshold at once: items × grid, -1 for the top tier."""
+    grid = np.asarray(GRID)
+    # candidate c qualifies from the first grid index whose threshold is ≤ its probability
+    first = np.searchsorted(-grid, -probabilities, side="left")  # items × candidates
+    steps = np.arange(grid.size)[None, :]
+    chosen: IntArray = np.full((probabilities.shape[0], grid.size), -1, dtype=np.int64)
+    for c in reversed(range(probabilities.shape[1])):  # cheaper candidates overwrite dearer
+        chosen[steps >= first[:, [c]]] = c
+    return chosen
+
+
 def betting_p_values(x: FloatArray) -> FloatArray:
     """Per column of ``x`` (items × hypotheses, values in [−1, 1], rows in betting order),
     the p-value of "E[X] ≥ 0" from the running wealth (module docstring)."""
@@ -133,7 +145,7 @@ def certify(
         return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 0, refused=why)
     order = np.random.default_rng([seed, 0xCE27]).permutation(n)
     probabilities, scores, top = probabilities[order], scores[order], top[order]
-    choices = np.stack([route(probabilities, g) for g in GRID], axis=1)  # items × grid
+    choices = _choices_on_grid(probabilities)  # items × grid
     rows = np.arange(n)[:, None]
     routed = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
     x = (1.0 - max_loss) * top[:, None] - routed
