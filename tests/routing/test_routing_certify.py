@@ -57,19 +57,24 @@ def test_a_useless_cheaper_model_is_never_certified() -> None:
     probs, cheap, top = _population(400, 2, "binary", seed=3)
     cheap = np.zeros_like(cheap)
     cert = certify(probs, cheap, top, max_loss=0.05, delta=0.05)
-    assert not cert.certified and cert.threshold == KEEP and cert.cheap_share == 0.0
+    assert not cert.certified
+    assert cert.threshold == KEEP
+    assert cert.cheap_share == 0.0
 
 
 def test_a_cheaper_model_as_good_as_the_top_is_certified_for_most_items() -> None:
     probs, _, top = _population(2000, 2, "binary", seed=4)
     cert = certify(probs, top[:, None].copy(), top, max_loss=0.05, delta=0.05)
-    assert cert.certified and cert.cheap_share > 0.9 and cert.loss == pytest.approx(0.0)
+    assert cert.certified
+    assert cert.cheap_share > 0.9
+    assert cert.loss == pytest.approx(0.0)
 
 
 def test_too_few_items_are_refused_with_how_many_more_are_needed() -> None:
     probs, cheap, top = _population(30, 2, "binary", seed=5)
     cert = certify(probs, cheap, top, max_loss=0.05, delta=0.05)
-    assert cert.refused is not None and not cert.certified
+    assert cert.refused is not None
+    assert not cert.certified
     need = items_needed(0.05, 0.05, float(top.mean()))
     assert f"needs {need} ({need - 30} more)" in cert.refused
 
@@ -87,4 +92,6 @@ def test_the_betting_p_value_is_valid_under_the_null_and_small_far_from_it() -> 
 
 
 def test_the_grid_runs_from_the_most_conservative_threshold_down() -> None:
-    assert GRID[0] == 1.0 and GRID[-1] == 0.0 and list(GRID) == sorted(GRID, reverse=True)
+    assert GRID[0] == 1.0
+    assert GRID[-1] == 0.0
+    assert list(GRID) == sorted(GRID, reverse=True)
