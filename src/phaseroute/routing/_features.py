@@ -4,8 +4,9 @@ The same pure-Python code computes the features when a predictor is fit and when
 scores a call, so the two can never disagree. Words are lower-cased runs of letters/digits
 (or a single other non-space character); every word and every pair of adjacent words is
 hashed with CRC-32 (stable across processes and platforms, unlike ``hash``) into one of
-``2**bits`` buckets. Counts are divided by the number of words, so a prompt's length moves
-the score only through the explicit shape features.
+``2**bits`` buckets. A text's features are the set of buckets it touches, each with weight
+1/√k for k distinct buckets (binary, L2-normalised), so a prompt's length moves the score
+only through the explicit shape features.
 
 Hashing keeps the lock file free of prompt words: it stores bucket numbers, not vocabulary.
 """
@@ -74,10 +75,8 @@ def shape(text: str, tokens: list[str]) -> tuple[float, ...]:
 
 
 def featurize(text: str, spec: HashingSpec) -> tuple[dict[int, float], tuple[float, ...]]:
-    """Normalised bucket counts and shape features of one text (for fitting)."""
+    """Normalised bucket presence and shape features of one text (for fitting)."""
     tokens = words(text)
-    counts: dict[int, float] = {}
-    for b in bucket_stream(tokens, spec):
-        counts[b] = counts.get(b, 0.0) + 1.0
-    scale = 1.0 / len(tokens) if tokens else 0.0
-    return {b: c * scale for b, c in counts.items()}, shape(text, tokens)
+    present = set(bucket_stream(tokens, spec))
+    value = 1.0 / math.sqrt(len(present)) if present else 0.0
+    return dict.fromkeys(sorted(present), value), shape(text, tokens)

@@ -29,7 +29,7 @@ class CandidateModel:
     model: str
     intercept: float
     shape: tuple[float, ...]  # weights of the raw shape features, `SHAPE_FEATURES` order
-    weights: Mapping[int, float]  # bucket → weight on the bucket's share of the words
+    weights: Mapping[int, float]  # bucket → weight of its presence (L2-normalised)
     positives: float  # share of fit items on which it did as well
     scale: float = 1.0  # median of (1 − p) / size over the fit items (see `ItemPredictor.score`)
 
@@ -64,12 +64,12 @@ class ItemPredictor:
         return self._probabilities(text, words(text))
 
     def _probabilities(self, text: str, tokens: list[str]) -> tuple[float, ...]:
-        buckets = list(bucket_stream(tokens, self.spec))
-        per_word = 1.0 / len(tokens) if tokens else 0.0
+        buckets = set(bucket_stream(tokens, self.spec))
+        norm = 1.0 / math.sqrt(len(buckets)) if buckets else 0.0
         figures = shape(text, tokens)
         out: list[float] = []
         for c in self.candidates:
-            z = c.intercept + per_word * math.fsum(map(c.weights.get, buckets, repeat(0.0)))
+            z = c.intercept + norm * math.fsum(map(c.weights.get, buckets, repeat(0.0)))
             z += math.fsum(map(float.__mul__, c.shape, figures))
             out.append(_sigmoid(z))
         return tuple(out)
