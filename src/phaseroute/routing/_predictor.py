@@ -69,8 +69,8 @@ class ItemPredictor:
         figures = shape(text, tokens)
         out: list[float] = []
         for c in self.candidates:
-            z = c.intercept + norm * math.fsum(map(c.weights.get, buckets, repeat(0.0)))
-            z += math.fsum(map(float.__mul__, c.shape, figures))
+            z = c.intercept + norm * sum(map(c.weights.get, buckets, repeat(0.0)))
+            z += sum(map(float.__mul__, c.shape, figures))
             out.append(_sigmoid(z))
         return tuple(out)
 
