@@ -104,7 +104,9 @@ class UsageRecord:
     provider: str
     tier: str
     required_tier: str
-    outcome: str  # served | escalated (discarded) | incomplete | unavailable
+    # served | escalated (discarded) | incomplete | unavailable | shadow (a production
+    # comparison on the top tier: booked apart, never counted as routed traffic)
+    outcome: str
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
@@ -355,7 +357,8 @@ class UsageLedger:
             func.min(t.recorded_at),
             func.max(t.recorded_at),
         )
-        query = self._where(query, workflow, phase, since).group_by(*keys).order_by(*keys)
+        query = self._where(query, workflow, phase, since).where(t.outcome != "shadow")
+        query = query.group_by(*keys).order_by(*keys)
         out: list[UsageTotals] = []
         try:
             with self.engine.connect() as conn:
@@ -378,6 +381,24 @@ class UsageLedger:
         except SQLAlchemyError as e:
             raise StorageError(f"could not read usage totals: {e}") from e
         return out
+
+    def shadow_spend(
+        self, *, since: datetime | None = None
+    ) -> dict[tuple[str, str], tuple[int, Decimal]]:
+        """Shadow calls and their cost per (workflow, phase) they compared."""
+        t = usage_calls.c
+        query: Select[Any] = select(
+            t.workflow, t.phase, func.count(), func.coalesce(func.sum(t.cost_nanousd), 0)
+        ).where(t.outcome == "shadow")
+        query = self._where(query, None, None, since).group_by(t.workflow, t.phase)
+        try:
+            with self.engine.connect() as conn:
+                return {
+                    (str(wf), str(ph)): (int(n), Decimal(str(cost)) / NANO)
+                    for wf, ph, n, cost in conn.execute(query)
+                }
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read shadow spend: {e}") from e
 
     def records(
         self,

@@ -158,16 +158,18 @@ class Router(RoutingEngine):
         *,
         workflow: str = "(direct)",
         phase: str | None = None,
+        shadow: bool = False,
     ) -> RoutedResponse:
         """Call one catalogue model with retries and accounting but no routing: no fallback,
         no escalation (measurement compares exact models). `request.model` is replaced by
-        the catalogue id. On failure the last provider error is raised."""
+        the catalogue id. On failure the last provider error is raised. `shadow=True` books
+        the call as a shadow comparison (ledger outcome ``shadow``), never as routed traffic."""
         call = self._direct(model_name, request, workflow, phase)
         try:
             billed = self._serve(call, (call.decision.model,))
         except Exhausted:
             raise self._last_error(call) from None
-        return self._finish(call, billed)
+        return self._finish(call, billed, "shadow" if shadow else "served")
 
     async def acall_model(
         self,
@@ -176,6 +178,7 @@ class Router(RoutingEngine):
         *,
         workflow: str = "(direct)",
         phase: str | None = None,
+        shadow: bool = False,
     ) -> RoutedResponse:
         """The async twin of `call_model`."""
         call = self._direct(model_name, request, workflow, phase)
@@ -183,7 +186,7 @@ class Router(RoutingEngine):
             billed = await self._aserve(call, (call.decision.model,))
         except Exhausted:
             raise self._last_error(call) from None
-        return self._finish(call, billed)
+        return self._finish(call, billed, "shadow" if shadow else "served")
 
     def stream(
         self,
