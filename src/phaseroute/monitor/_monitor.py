@@ -84,6 +84,7 @@ class _Phase:
     failed: int = 0
     alarms: int = 0
     reverted: bool = False
+    last_event: DriftEvent | None = None
 
 
 def post_webhook(url: str, payload: dict[str, object]) -> None:
@@ -136,10 +137,8 @@ class ProductionMonitor:
 
     # ------------------------------------------------------------------ wiring
 
-    def attach(self, router: Router) -> ProductionMonitor:
-        """Observe `router`'s calls; replay the stored pairs and reverts of this policy."""
-        self._router = router
-        router.observer = self
+    def load(self) -> ProductionMonitor:
+        """Feed the pairs and events stored under this policy's hash into the watches."""
         for pair in self.store.pairs(self.plan.policy_hash):
             state = self._phases.get((pair.workflow, pair.phase))
             if state is not None:
@@ -148,12 +147,20 @@ class ProductionMonitor:
                 state.shadow_cost += pair.shadow_cost or 0
         for event in self.store.events(self.plan.policy_hash):
             state = self._phases.get((event.workflow, event.phase))
-            if state is None:
-                continue
-            state.alarms += 1
-            if event.action == "revert":
-                state.reverted = True
-                router.revert_to_top(event.workflow, event.phase, _reason(event))
+            if state is not None:
+                state.alarms += 1
+                state.reverted = state.reverted or event.action == "revert"
+                state.last_event = event
+        return self
+
+    def attach(self, router: Router) -> ProductionMonitor:
+        """Observe `router`'s calls, starting from what is stored (reverts stay reverted)."""
+        self._router = router
+        router.observer = self
+        self.load()
+        for (workflow, phase), state in self._phases.items():
+            if state.reverted and state.last_event is not None:
+                router.revert_to_top(workflow, phase, _reason(state.last_event))
         return self
 
     def close(self, wait: bool = True) -> None:
@@ -279,6 +286,7 @@ class ProductionMonitor:
         with self._lock:
             state.alarms += 1
             state.reverted = state.reverted or revert
+            state.last_event = event
         self.store.add_event(event)
         if state.config.webhook:
             self._notify(state.config.webhook, _payload(event, state.routed_model, self._top.name))

@@ -400,6 +400,48 @@ class UsageLedger:
         except SQLAlchemyError as e:
             raise StorageError(f"could not read shadow spend: {e}") from e
 
+    def reliability(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Routed calls that fell back and that were degraded, per (workflow, phase)."""
+        t = usage_calls.c
+        query: Select[Any] = (
+            select(
+                t.workflow,
+                t.phase,
+                func.coalesce(func.sum(case((t.fell_back, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((t.degraded, 1), else_=0)), 0),
+            )
+            .where(t.outcome != "shadow")
+            .group_by(t.workflow, t.phase)
+        )
+        try:
+            with self.engine.connect() as conn:
+                return {(str(w), str(p)): (int(f), int(d)) for w, p, f, d in conn.execute(query)}
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read fallback counts: {e}") from e
+
+    def series(
+        self, *, by: str = "day", since: datetime | None = None
+    ) -> list[tuple[str, Decimal, Decimal]]:
+        """Routed spend and its uniform-top-tier counterfactual per day (or hour), oldest
+        first: (period, cost, counterfactual) with the period as ``YYYY-MM-DD[THH]``."""
+        width = {"day": 10, "hour": 13}[by]
+        t = usage_calls.c
+        period = func.substr(t.recorded_at, 1, width)
+        query: Select[Any] = select(
+            period,
+            func.coalesce(func.sum(t.cost_nanousd), 0),
+            func.coalesce(func.sum(t.counterfactual_nanousd), 0),
+        ).where(t.outcome != "shadow")
+        query = self._where(query, None, None, since).group_by(period).order_by(period)
+        try:
+            with self.engine.connect() as conn:
+                return [
+                    (str(p), Decimal(str(c)) / NANO, Decimal(str(cf)) / NANO)
+                    for p, c, cf in conn.execute(query)
+                ]
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read the spend series: {e}") from e
+
     def records(
         self,
         *,
