@@ -61,9 +61,9 @@ def test_watch_states_and_a_single_alarm() -> None:
     assert watch.snapshot().state is DriftState.watching
     assert watch.snapshot().gap is None
     for _ in range(2000):
-        assert not watch.add(0.0)
+        assert not watch.add(1.0, 1.0)
     assert watch.snapshot().state is DriftState.holding  # upper bound within the margin
-    raised = [watch.add(1.0) for _ in range(300)]
+    raised = [watch.add(1.0, 0.0) for _ in range(300)]
     assert raised.count(True) == 1
     snap = watch.snapshot()
     assert snap.state is DriftState.drifted

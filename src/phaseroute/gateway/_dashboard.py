@@ -99,9 +99,10 @@ def collect(
         ledger.flush()
         totals = {(t.workflow, t.phase): t for t in ledger.totals()}
         reliability = ledger.reliability()
-        series = ledger.series(by="day")
-        if len(series) < 3:
-            series = ledger.series(by="hour")
+        for by in ("day", "hour", "minute"):  # the coarsest buckets that show a course
+            series = ledger.series(by=by)
+            if len(series) >= 3:
+                break
     rows = []
     for key in plan.decisions:
         route = router.decide(*key)
@@ -199,7 +200,7 @@ def _spend_chart(series: Sequence[tuple[str, Decimal, Decimal]]) -> str:
         x = left + slot * i + (slot - bar) / 2
         h_cf = float(cf / peak) * plot_h
         h_c = float(cost / peak) * plot_h
-        label = escape(period.replace("T", " ") + (":00" if "T" in period else ""))
+        label = escape(period.replace("T", " ") + (":00" if len(period) == 13 else ""))
         parts.append(
             f'<rect x="{x:.1f}" y="{top + plot_h - h_cf:.1f}" width="{bar:.1f}" '
             f'height="{h_cf:.1f}" class="cf"><title>{label}: top tier {escape(_usd(cf))}'
@@ -232,8 +233,8 @@ def _gap_chart(statuses: Sequence[PhaseStatus]) -> str:
     lo = min(-0.05, *(s.watch.lower or 0 for s in statuses))
     hi = max(0.15, *((s.watch.upper or 0) for s in statuses), *(s.watch.margin for s in statuses))
     lo, hi = max(lo, -1.0), min(hi, 1.0)
-    width, row, left, right = 720, 46, 220, 24
-    height = row * len(statuses) + 40
+    width, row, left, right = 720, 58, 24, 24
+    height = row * len(statuses) + 44
     plot_w = width - left - right
 
     def x(v: float) -> float:
@@ -254,9 +255,9 @@ def _gap_chart(statuses: Sequence[PhaseStatus]) -> str:
         tick += step
     for i, s in enumerate(statuses):
         w = s.watch
-        y = 24 + row * i
+        y = 40 + row * i
         parts.append(
-            f'<text x="{left - 10}" y="{y + 4}" text-anchor="end" class="label">'
+            f'<text x="{left}" y="{y - 18}" class="label">'
             f"{escape(s.workflow)}/{escape(s.phase)}</text>"
             f'<line x1="{x(w.margin):.1f}" x2="{x(w.margin):.1f}" y1="{y - 14}" y2="{y + 14}" '
             f'class="margin"><title>margin {_pt(w.margin)}</title></line>'
@@ -298,7 +299,9 @@ h2 { font-size: 19px; margin: 0 0 4px; }
 .figure span { color: var(--muted); font-size: 14px; }
 table { border-collapse: collapse; width: 100%; font-size: 15px; }
 th, td { text-align: left; padding: 8px 10px; border-bottom: 1px solid var(--line);
-         white-space: nowrap; }
+         vertical-align: top; }
+td.num { white-space: nowrap; }
+.scroll { overflow-x: auto; }
 th { font-weight: 600; color: var(--muted); font-size: 13px; text-transform: uppercase;
      letter-spacing: .03em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -310,7 +313,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart .margin { stroke: var(--red); stroke-width: 2; stroke-dasharray: 4 3; }
 .chart .interval { fill: #9db8e8; } .chart .interval.drifted { fill: #e9a3b0; }
 .chart .interval.holding { fill: #9fd6b4; } .chart .gap { fill: var(--ink); }
-.badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-size: 13px;
+.badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-size: 14px;
          font-weight: 600; }
 .badge.holding, .badge.ok { background: #e3f4ea; color: var(--green); }
 .badge.watching { background: #fbf0dc; color: var(--amber); }
@@ -320,6 +323,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .bar i { display: block; height: 10px; border-radius: 4px; background: var(--blue); }
 .bar i.over { background: var(--red); }
 .empty { color: var(--muted); }
+small { color: var(--muted); font-size: 13px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 24px; margin: 0; }
 dt { color: var(--muted); } dd { margin: 0; }
 @media print { body { background: #fff; } section { break-inside: avoid; border: none; }
@@ -327,28 +331,40 @@ dt { color: var(--muted); } dd { margin: 0; }
 """
 
 
+def _exceptions(r: PhaseRow) -> str:
+    parts = [
+        f"{n:,} {word}"
+        for n, word in (
+            (r.fallbacks, "fell back"),
+            (r.degraded, "degraded"),
+            (r.escalated, "escalated"),
+            (r.failed, "failed"),
+        )
+        if n
+    ]
+    return ", ".join(parts) or "none"
+
+
 def _phase_table(rows: Sequence[PhaseRow]) -> str:
     head = (
-        "<tr><th>Phase</th><th>Route</th><th>Decided by</th><th class=num>Calls</th>"
+        "<tr><th>Phase</th><th>Route and why</th><th class=num>Calls</th>"
         "<th class=num>Spend</th><th class=num>Top tier would cost</th>"
-        "<th class=num>Saved</th><th class=num>Fallbacks</th><th class=num>Degraded</th>"
-        "<th class=num>Escalated</th><th class=num>Failed</th></tr>"
+        "<th class=num>Saved</th><th>Fallbacks, degraded, escalated, failed</th></tr>"
     )
     body = []
     for r in rows:
         saving = r.counterfactual - r.cost
-        unpriced = f" <small>(+{r.unpriced} unpriced)</small>" if r.unpriced else ""
+        unpriced = f" <small>(+{r.unpriced:,} unpriced)</small>" if r.unpriced else ""
         body.append(
             f"<tr><td>{escape(r.workflow)}/{escape(r.phase)}</td>"
-            f"<td>{escape(r.tier)} · {escape(r.model)}</td>"
-            f"<td>{escape(r.rule)} <small>({escape(r.basis)})</small></td>"
+            f"<td>{escape(r.tier)} · {escape(r.model)}<br><small>{escape(r.rule)} "
+            f"({escape(r.basis)})</small></td>"
             f"<td class=num>{r.calls:,}</td><td class=num>{_usd(r.cost)}{unpriced}</td>"
             f"<td class=num>{_usd(r.counterfactual)}</td>"
             f"<td class=num>{_usd(saving)} ({_pct(saving, r.counterfactual)})</td>"
-            f"<td class=num>{r.fallbacks:,}</td><td class=num>{r.degraded:,}</td>"
-            f"<td class=num>{r.escalated:,}</td><td class=num>{r.failed:,}</td></tr>"
+            f"<td>{_exceptions(r)}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<div class=scroll><table>{head}{''.join(body)}</table></div>"
 
 
 def _production_table(statuses: Sequence[PhaseStatus]) -> str:
@@ -364,12 +380,12 @@ def _production_table(statuses: Sequence[PhaseStatus]) -> str:
         w = s.watch
         interval = "—" if w.lower is None else f"{_pt(w.lower)} to {_pt(w.upper)}"
         words = {
-            "holding": "holding — within the margin",
-            "watching": "watching — not yet shown within the margin",
-            "drifted": "DRIFTED — alarm raised",
+            "holding": "holding: within the margin",
+            "watching": "watching: not yet shown within the margin",
+            "drifted": "drifted: alarm raised",
         }[w.state.value]
         if s.reverted:
-            words += "; reverted to the top tier"
+            words += ", reverted to the top tier"
         body.append(
             f"<tr><td>{escape(s.workflow)}/{escape(s.phase)}</td>"
             f"<td>{escape(s.routed_model)} vs {escape(s.top_model)}</td>"
@@ -378,7 +394,7 @@ def _production_table(statuses: Sequence[PhaseStatus]) -> str:
             f'<td><span class="badge {w.state.value}">{escape(words)}</span></td>'
             f"<td class=num>{_usd(s.shadow_cost)}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<div class=scroll><table>{head}{''.join(body)}</table></div>"
 
 
 def _budgets(budgets: Sequence[BudgetUse]) -> str:
@@ -407,13 +423,14 @@ def _audit(panel: AuditPanel | None) -> str:
     signed = (
         '<span class="badge ok">every record is under a signed checkpoint</span>'
         if uncovered == 0
-        else f'<span class="badge watching">{uncovered:,} newest records not yet under a '
-        "signed checkpoint</span>"
+        else f'<span class="badge watching">the newest {uncovered:,} record(s) not yet under '
+        "a signed checkpoint</span>"
     )
     items = [
         ("Records", f"{panel.records:,} (head at #{panel.head_seq:,})"),
-        ("Signed checkpoints", f"{panel.checkpoints:,}, last at #{panel.last_checkpoint_seq:,}"
-         + (f" on {escape(panel.last_checkpoint_at)}" if panel.last_checkpoint_at else "")),
+        ("Signed checkpoints", "none yet" if not panel.checkpoints else
+         f"{panel.checkpoints:,}, the last covering records up to #{panel.last_checkpoint_seq:,}"
+         + (f", signed {escape(panel.last_checkpoint_at)}" if panel.last_checkpoint_at else "")),
         ("Coverage", signed),
         ("Last verification", escape(panel.last_verification or "not verified by this gateway")),
         ("Head published", escape(panel.head_published or "no witness configured")),
@@ -454,8 +471,9 @@ def render(data: DashboardData) -> str:
 </section>
 <section id="quality"><h2>Is quality holding?</h2>
 <p class="lead">{quality_lead} A share of live calls of each checked phase is also answered
-by the top tier, off the caller's path. The bar is the anytime-valid interval of the gap
-(top tier minus routed, in points), the dot the recent gap, the red line the margin.</p>
+by the top tier, off the caller's path. The bar is the 90% interval of the gap over the
+recent pairs (top tier minus routed, in points), the dot the recent gap, the dashed red line
+the margin. The alarm is a sequential test that may be looked at after every pair.</p>
 {_gap_chart(data.production)}
 {_production_table(data.production)}
 </section>

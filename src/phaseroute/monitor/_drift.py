@@ -15,9 +15,8 @@ while staying within the margin. The bet is the aGRAPA bet (Waudby-Smith & Ramda
 within the margin: a healthy phase risks nothing, and a drift that starts after a long
 healthy history is detected about as fast as one that starts at once.
 
-`PhaseWatch` adds what a person reads: the live gap (mean over the trailing window), an
-anytime-valid confidence sequence for the mean gap since the route began (the measurement
-harness's `BettingConfidenceSequence`), and a state.
+`PhaseWatch` adds what a person reads: the recent gap (mean over the trailing window), its
+interval over that window (the measurement harness's fixed-sample method), and a state.
 """
 
 from __future__ import annotations
@@ -28,9 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
-import numpy as np
-
-from phaseroute.measure._stats_betting import BettingConfidenceSequence
+from phaseroute.measure._stats import compare_paired
 
 BET_CAP = 0.5  # a bet never risks more than half the wealth
 WINDOW = 200  # pairs in the trailing window the bet and the live gap are read from
@@ -151,7 +148,7 @@ class WatchSnapshot:
 
     pairs: int
     gap: float | None  # mean difference over the trailing window
-    lower: float | None  # anytime-valid interval of the mean gap since the route began
+    lower: float | None  # interval of the gap over the trailing window (fixed-sample)
     upper: float | None
     margin: float
     state: DriftState
@@ -159,24 +156,30 @@ class WatchSnapshot:
 
 
 class PhaseWatch:
-    """The drift test and the confidence sequence of one phase's shadow pairs."""
+    """The drift test of one phase's shadow pairs, and its recent window for display."""
 
-    def __init__(self, *, margin: float, alpha: float) -> None:
-        self.test = DriftTest(margin=margin, alpha=alpha)
-        self._cs = BettingConfidenceSequence(alpha=alpha, pinned=(margin,))
+    def __init__(self, *, margin: float, alpha: float, window: int = WINDOW) -> None:
+        self.test = DriftTest(margin=margin, alpha=alpha, window=window)
         self.margin = margin
+        self._top: deque[float] = deque(maxlen=window)
+        self._routed: deque[float] = deque(maxlen=window)
 
-    def add(self, difference: float) -> bool:
-        """Add one pair; True when this pair raised the alarm (only once)."""
+    def add(self, top: float, routed: float) -> bool:
+        """Add one pair's scores (0..1); True when this pair raised the alarm (only once)."""
         before = self.test.rejected_at
-        self.test.add(difference)
-        self._cs.extend(np.asarray([difference], dtype=np.float64))
+        self.test.add(top - routed)
+        self._top.append(top)
+        self._routed.append(routed)
         return before is None and self.test.rejected_at is not None
 
     def snapshot(self) -> WatchSnapshot:
-        n = self.test.n
-        lower = self._cs.lower() if n else None
-        upper = self._cs.upper() if n else None
+        """The figures now. The interval is the measurement harness's fixed-sample interval
+        (90%) over the trailing window — what the gap is lately; the alarm is the drift
+        test's, which is valid however often it is looked at."""
+        lower = upper = None
+        if len(self._top) >= MIN_WINDOW:
+            verdict = compare_paired(list(self._top), list(self._routed), margin=self.margin)
+            lower, upper = verdict.estimate.lower, verdict.estimate.upper
         if self.test.rejected_at is not None:
             state = DriftState.drifted
         elif upper is not None and upper <= self.margin:
@@ -184,5 +187,11 @@ class PhaseWatch:
         else:
             state = DriftState.watching
         return WatchSnapshot(
-            n, self.test.window_gap, lower, upper, self.margin, state, self.test.rejected_at
+            self.test.n,
+            self.test.window_gap,
+            lower,
+            upper,
+            self.margin,
+            state,
+            self.test.rejected_at,
         )

@@ -142,7 +142,7 @@ class ProductionMonitor:
         for pair in self.store.pairs(self.plan.policy_hash):
             state = self._phases.get((pair.workflow, pair.phase))
             if state is not None:
-                state.watch.add(pair.difference)
+                state.watch.add(pair.top_score, pair.routed_score)
                 state.shadow_calls += 1
                 state.shadow_cost += pair.shadow_cost or 0
         for event in self.store.events(self.plan.policy_hash):
@@ -247,7 +247,7 @@ class ProductionMonitor:
         )
         self.store.add_pair(pair)
         with self._lock:
-            alarm = state.watch.add(pair.difference)
+            alarm = state.watch.add(pair.top_score, pair.routed_score)
             snapshot = state.watch.snapshot()
         if alarm:
             self._alarm(state, wf, ph, snapshot)
@@ -365,7 +365,8 @@ class ProductionMonitor:
         """A replayed answer's recorded score on 0..1, else None."""
         if response.recorded_score is None or self._router is None:
             return None
-        outcomes = getattr(self._router.providers.get(response.provider), "outcomes", None)
+        provider = self._router.providers.get(response.provider)
+        outcomes = getattr(getattr(provider, "built", provider), "outcomes", None)
         if outcomes is None:
             return None
         return float(outcomes.normalised(response.recorded_score))

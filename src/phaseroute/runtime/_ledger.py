@@ -422,9 +422,9 @@ class UsageLedger:
     def series(
         self, *, by: str = "day", since: datetime | None = None
     ) -> list[tuple[str, Decimal, Decimal]]:
-        """Routed spend and its uniform-top-tier counterfactual per day (or hour), oldest
-        first: (period, cost, counterfactual) with the period as ``YYYY-MM-DD[THH]``."""
-        width = {"day": 10, "hour": 13}[by]
+        """Routed spend and its uniform-top-tier counterfactual per day, hour or minute,
+        oldest first: (period, cost, counterfactual), the period as ``YYYY-MM-DD[THH[:MM]]``."""
+        width = {"day": 10, "hour": 13, "minute": 16}[by]
         t = usage_calls.c
         period = func.substr(t.recorded_at, 1, width)
         query: Select[Any] = select(
