@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -65,16 +66,18 @@ def drift(
         return
     table = Table(title=f"production check · policy {plan.policy_hash[:12]}")
     for col in ("phase", "route", "pairs", "gap (recent)", "interval", "margin", "state"):
-        table.add_column(col, justify="right" if col in ("pairs", "margin") else "left")
-    table.add_column("shadow spend", justify="right")
+        table.add_column(
+            col, justify="right" if col in ("pairs", "margin") else "left", overflow="fold"
+        )
+    table.add_column("shadow spend", justify="right", overflow="fold")
     for s in statuses:
         w = s.watch
-        interval = "—" if w.lower is None else f"[{_pts(w.lower)}, {_pts(w.upper)}]"
+        interval = "—" if w.lower is None else f"{_pts(w.lower)} to {_pts(w.upper)}"
         state = w.state.value + (" → reverted to top tier" if s.reverted else "")
         style = {"drifted": "bold red", "holding": "green"}.get(w.state.value, "yellow")
         table.add_row(
-            f"{s.workflow}/{s.phase}",
-            f"{s.routed_model} (vs {s.top_model})",
+            f"{s.workflow}/\n{s.phase}",
+            f"{s.routed_model}\n(vs {s.top_model})",
             str(w.pairs),
             _pts(w.gap),
             interval,
@@ -88,3 +91,38 @@ def drift(
             f"re-measure the drifted phases on fresh labelled cases: phaseroute measure "
             f"{policy} --data DIR (writes the lock file beside the policy, for review)"
         )
+
+
+def drift_demo(workdir: Path, example: Path | None) -> None:
+    """`phaseroute demo --scenario drift`: run the production loop offline and show it."""
+    from phaseroute.demo import run_drift_demo
+
+    console = Console(highlight=False)
+    console.print(
+        "[bold]phaseroute demo --scenario drift[/] — intake screening is routed to the cheaper "
+        "model and checked in production: a tenth of its calls is also answered by the top "
+        "tier, off the caller's path. From call 2,000 on, the cheaper model's recorded answers "
+        "are degraded (half of its right answers turned wrong: a simulated drift).\n"
+    )
+    r = run_drift_demo(workdir, example=example)
+    w = r.status.watch
+    if w.alarm_at is None:
+        console.print(f"[red]no alarm after {r.calls:,} calls[/]")
+        raise typer.Exit(code=1)
+    console.print(
+        f"• {r.calls:,} calls served; {r.status.shadow_calls:,} shadow calls on the top tier "
+        f"(${r.status.shadow_cost:,.4f}, booked apart from routed traffic)."
+    )
+    console.print(
+        f"• [bold red]alarm[/] at shadow pair {w.alarm_at:,}: the sequential test rejected "
+        f"'gap <= {100 * w.margin:.1f} pt'; recent gap {_pts(w.gap)} "
+        f"(90% interval {_pts(w.lower)} to {_pts(w.upper)})."
+    )
+    console.print(
+        f"• [bold]reverted[/]: from call {r.first_top_tier_call:,} on the phase is served by "
+        f"the top tier; the revert is audit record #{r.audit_sequence} with its evidence."
+    )
+    console.print(
+        f"• dashboard page: {r.dashboard}\n"
+        f"Next: `phaseroute drift {r.workdir / 'phaseroute.yaml'}`."
+    )
