@@ -206,3 +206,41 @@ def test_bad_share_is_a_located_policy_error(tmp_path: Path, share: str) -> None
     with pytest.raises(PolicyError) as e:
         load_plan(policy)
     assert "workflows.aml.phases.screen.shadow.share" in str(e.value)
+
+
+def test_a_judged_phase_is_scored_by_the_judge_as_shadow_spend(tmp_path: Path) -> None:
+    text = POLICY.replace(
+        "scorer: {type: label, labels: [escalate, dismiss]}",
+        "scorer: {type: judge, rubric: right label?, scale: 10}",
+    )
+
+    def reply(request) -> str:  # type: ignore[no-untyped-def]
+        if request.metadata.get("measure") == "judge":
+            return "SCORE: 10" if "escalate" in request.messages[0].content else "SCORE: 1"
+        return "escalate" if request.model == "claude-opus-4-1" else "dismiss"
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    plan = load_plan(policy)
+    ledger = UsageLedger.open(tmp_path / "j.db")
+    router = Router(
+        plan,
+        {"main": FakeProvider("main", reply=reply)},
+        prices=PriceBook.from_policy(plan.policy),
+        ledger=ledger,
+        audit=MemoryAuditTrail(),
+    )
+    monitor = ProductionMonitor(
+        plan, MonitorStore(open_engine(tmp_path / "j.db")), notify=lambda *_: None
+    ).attach(router)
+    for i in range(5):
+        router.complete("aml", "screen", [{"role": "user", "content": f"alert {i}"}])
+    monitor.drain()
+    (status,) = monitor.status()
+    assert status.watch.pairs == 5
+    assert status.watch.gap == pytest.approx(1.0)  # the judge gave 10/10 vs 1/10
+    ledger.flush()
+    assert ledger.shadow_spend()[("aml", "screen")][0] == 15  # 5 answers + 10 judgings
+    assert status.shadow_cost > 0
+    monitor.close()
+    router.close()

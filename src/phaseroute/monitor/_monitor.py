@@ -35,7 +35,7 @@ from phaseroute.monitor._drift import PhaseWatch, WatchSnapshot
 from phaseroute.monitor._scoring import PairScorer
 from phaseroute.monitor._store import DriftEvent, MonitorStore, ShadowPair
 from phaseroute.policy import RoutingPlan
-from phaseroute.policy._schema import ShadowConfig
+from phaseroute.policy._schema import JudgeScorer, PhaseConfig, ShadowConfig
 from phaseroute.providers._base import CompletionRequest, CompletionResponse
 
 if TYPE_CHECKING:
@@ -130,10 +130,23 @@ class ProductionMonitor:
                 continue
             self._phases[key] = _Phase(
                 config.shadow,
-                PairScorer(config, self._normalise),
+                PairScorer(
+                    config,
+                    self._normalise,
+                    judge=_ShadowJudge(self, *key),
+                    judge_model=self._judge_model(config),
+                ),
                 PhaseWatch(margin=config.quality.margin, alpha=config.shadow.alpha),
                 decision.model.name,
             )
+
+    def _judge_model(self, config: PhaseConfig) -> tuple[str, str]:
+        """The model a judge scorer asks: its routed phase's model, else the top tier's."""
+        judge = config.quality.scorer
+        if isinstance(judge, JudgeScorer) and judge.workflow and judge.phase:
+            model = self.plan.decision(judge.workflow, judge.phase).model
+            return model.name, model.model_id
+        return self._top.name, self._top.model_id
 
     # ------------------------------------------------------------------ wiring
 
@@ -222,11 +235,9 @@ class ProductionMonitor:
         top = router.call_model(
             self._top.name, replace(request, model=""), workflow=wf, phase=ph, shadow=True
         )
-        cost = top.cost or Decimal(0)
+        self._charge((wf, ph), top.cost or Decimal(0))
         with self._lock:
-            state.spent_today += cost
             state.shadow_calls += 1
-            state.shadow_cost += cost
         scored = state.scorer.score(request, result.response, top.response)
         if scored is None:
             with self._lock:
@@ -251,6 +262,13 @@ class ProductionMonitor:
             snapshot = state.watch.snapshot()
         if alarm:
             self._alarm(state, wf, ph, snapshot)
+
+    def _charge(self, key: tuple[str, str], cost: Decimal) -> None:
+        """Book shadow spend (answers and judge calls) against the phase's day."""
+        state = self._phases[key]
+        with self._lock:
+            state.spent_today += cost
+            state.shadow_cost += cost
 
     # ------------------------------------------------------------------ alarms
 
@@ -370,6 +388,26 @@ class ProductionMonitor:
         if outcomes is None:
             return None
         return float(outcomes.normalised(response.recorded_score))
+
+
+class _ShadowJudge:
+    """The judge's model calls, made through the router and booked as shadow spend."""
+
+    def __init__(self, monitor: ProductionMonitor, workflow: str, phase: str) -> None:
+        self._monitor = monitor
+        self._workflow = workflow
+        self._phase = phase
+
+    def call_model(
+        self, model_name: str, request: CompletionRequest, *, purpose: str
+    ) -> CompletionResponse:
+        router = self._monitor._router
+        assert router is not None, "attach() the monitor to a router first"
+        result = router.call_model(
+            model_name, request, workflow=self._workflow, phase=self._phase, shadow=True
+        )
+        self._monitor._charge((self._workflow, self._phase), result.cost or Decimal(0))
+        return result.response
 
 
 def _reason(event: DriftEvent) -> str:

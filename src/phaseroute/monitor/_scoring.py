@@ -6,7 +6,8 @@ A live call has no answer key. In order of preference the pair is scored:
    metadata (or, for scorers that need none — regex, JSON schema — on each answer alone);
 3. with ``shadow.reference: top_tier``, the routed answer against the top tier's answer
    (the top answer scores 1 by definition).
-Otherwise the pair cannot be scored and is counted, not compared.
+Otherwise the pair cannot be scored and is counted, not compared. A judge scorer grades
+each answer on its own (two more top-tier calls per pair, booked as shadow spend).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from phaseroute.errors import Problem
 from phaseroute.measure._dataset import LabelledItem
-from phaseroute.measure._scorers import LabelMatch, Scorer, build_scorer
+from phaseroute.measure._scorers import LabelMatch, ModelCaller, Scorer, build_scorer
 from phaseroute.policy._schema import PhaseConfig
 from phaseroute.providers._base import CompletionRequest, CompletionResponse
 
@@ -37,15 +38,23 @@ def _unlocated(path: tuple[str, ...], message: str, fix: str) -> Problem:
 class PairScorer:
     """Scores shadow pairs of one phase."""
 
-    def __init__(self, phase: PhaseConfig, normalise: Normalise) -> None:
+    def __init__(
+        self,
+        phase: PhaseConfig,
+        normalise: Normalise,
+        *,
+        judge: ModelCaller | None = None,
+        judge_model: tuple[str, str] | None = None,
+    ) -> None:
         assert phase.shadow is not None
         self._reference = phase.shadow.reference
         self._normalise = normalise
-        # A judge needs a model caller; shadow comparison scores without one (see module doc).
-        self._scorer: Scorer | None = (
-            None
-            if phase.quality.scorer is not None and phase.quality.scorer.type == "judge"
-            else build_scorer(phase.quality, where=_unlocated)
+        self._scorer: Scorer = build_scorer(
+            phase.quality,
+            where=_unlocated,
+            caller=judge,
+            judge_model=judge_model,
+            purpose="shadow judge",
         )
 
     def score(
@@ -55,8 +64,6 @@ class PairScorer:
         if r is not None and t is not None:
             return PairScore(r, t, "recorded scores")
         scorer = self._scorer
-        if scorer is None:
-            return None
         expected = request.metadata.get("expected")
         label = request.metadata.get("label")
         item = LabelledItem("live", request.messages, None, expected, label)
