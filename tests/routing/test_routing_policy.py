@@ -174,3 +174,17 @@ def test_an_unknown_per_item_key_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as caught:
         load_policy(_policy(tmp_path, data))
     assert any("per_item.epsilon" in (p.path or "") for p in caught.value.problems)
+
+
+def test_a_drift_revert_stops_per_item_routing(measured: Path, tmp_path: Path) -> None:
+    item = load_plan(measured).decision("wf", "screen").per_item
+    assert item is not None
+    rows = [json.loads(line) for line in (tmp_path / "recorded.jsonl").read_text().splitlines()]
+    easy = max((r["prompt"] for r in rows), key=lambda t: max(item.predictor.score(t)))
+    with Router.from_policy(measured, database=tmp_path / "usage.db") as router:
+        before = router.complete("wf", "screen", [{"role": "user", "content": easy}])
+        router.revert_to_top("wf", "screen", "drift alarm")
+        after = router.complete("wf", "screen", [{"role": "user", "content": easy}])
+    assert before.model != "large"
+    assert after.model == "large"
+    assert after.decision.item is None
