@@ -9,6 +9,9 @@ import pytest
 from routing_data import write_recorded
 
 from phaseroute.bench import (
+    CERTIFIED,
+    CERTIFIED_WORKFLOW,
+    ITEM_BASELINE,
     BenchSettings,
     PricingOptions,
     as_json,
@@ -16,7 +19,6 @@ from phaseroute.bench import (
     markdown,
     run_bench,
 )
-from phaseroute.bench._evaluate import CERTIFIED, CERTIFIED_WORKFLOW, ITEM_BASELINE
 from phaseroute.costs import CustomPrice
 
 MODELS = ["m-small", "m-mid", "m-large"]
