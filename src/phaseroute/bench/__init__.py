@@ -1,6 +1,7 @@
 """The replay benchmark: phase routing by measurement against uniform, intuition, random and
-oracle routing, and certified per-item routing against a RouteLLM-style threshold, on any recorded-outcome file, decided on calibration items and reported on
-held-out ones over repeated seeded splits."""
+oracle routing, and certified per-item routing against a RouteLLM-style threshold, on any
+recorded-outcome file, decided on calibration items and reported on held-out ones over
+repeated seeded splits."""
 
 from __future__ import annotations
 
