@@ -251,8 +251,8 @@ def _per_item_plans(settings: BenchSettings, ran: bool) -> tuple[StrategyResult,
         StrategyResult(
             ITEM_BASELINE,
             "RouteLLM-style threshold",
-            "the workflow predictor, one threshold set to the certified strategy's share of "
-            "top-tier calls; no guarantee",
+            "the workflow predictor, one threshold at the share of top-tier calls whose "
+            f"observed calibration loss just reaches {eps:g}; no guarantee",
             not_run=why,
         ),
     )

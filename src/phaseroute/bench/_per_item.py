@@ -22,6 +22,7 @@ from phaseroute.routing import (
     certify,
     feature_matrix,
     fit_predictor,
+    plug_in_threshold,
     predict_many,
     route,
 )
@@ -76,7 +77,8 @@ def route_per_item(
     certified = np.full(holdout.size, ref, dtype=np.int64)
     hold_probs = np.zeros((holdout.size, len(candidates)))
     cert_probs: list[FloatArray] = []
-    cert_top: list[int] = []
+    cert_scores: list[FloatArray] = []
+    cert_tops: list[FloatArray] = []
     refused: list[str | None] = []
     thresholds: list[float] = []
     for p in range(groups):
@@ -112,18 +114,18 @@ def route_per_item(
         choice = route(held_probs, cert.threshold)
         certified[where] = np.where(choice >= 0, choice, ref)
         cert_probs.append(probs)
-        cert_top.append(int(np.count_nonzero(route(probs, cert.threshold) < 0)))
+        cert_scores.append(data.scores[cert_rows][:, candidates])
+        cert_tops.append(top)
 
     baseline = np.full(holdout.size, ref, dtype=np.int64)
     if cert_probs and candidates:
-        stacked = np.vstack(cert_probs)
-        kept_share = sum(cert_top) / max(stacked.shape[0], 1)
-        best = stacked.max(axis=1)
-        # one threshold for all phases: the kept share of the certified strategy
-        cut = float(np.quantile(best, kept_share)) if kept_share < 1 else 2.0
-        if kept_share <= 0:
-            cut = -1.0
-        choice = route(hold_probs, np.nextafter(cut, np.inf))
+        cut = plug_in_threshold(
+            np.vstack(cert_probs),
+            np.vstack(cert_scores),
+            np.concatenate(cert_tops),
+            max_loss=max_loss,
+        )
+        choice = route(hold_probs, cut)
         baseline = np.where(choice >= 0, choice, ref)
     return PerItemRouting(certified, baseline, tuple(refused), tuple(thresholds))
 

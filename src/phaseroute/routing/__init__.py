@@ -11,6 +11,7 @@ from phaseroute.routing._certify import (
     betting_p_values,
     certify,
     items_needed,
+    plug_in_threshold,
     route,
 )
 from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, words
@@ -32,6 +33,7 @@ __all__ = [
     "feature_matrix",
     "fit_predictor",
     "items_needed",
+    "plug_in_threshold",
     "predict_many",
     "route",
     "words",

@@ -100,6 +100,21 @@ def _choices_on_grid(probabilities: FloatArray) -> IntArray:
     return chosen
 
 
+def plug_in_threshold(
+    probabilities: FloatArray, scores: FloatArray, top: FloatArray, *, max_loss: float
+) -> float:
+    """The lowest grid threshold whose *observed* loss on these items is at most ε — how a
+    router is calibrated without a guarantee (a share of top-tier calls that looked enough)."""
+    if top.size == 0 or float(top.mean()) <= 0:
+        return KEEP
+    choices = _choices_on_grid(probabilities)
+    rows = np.arange(top.size)[:, None]
+    routed = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
+    loss = 1.0 - routed.mean(axis=0) / float(top.mean())
+    ok = np.flatnonzero(loss <= max_loss)
+    return GRID[int(ok[-1])] if ok.size else KEEP
+
+
 def betting_p_values(x: FloatArray) -> FloatArray:
     """Per column of ``x`` (items × hypotheses, values in [−1, 1], rows in betting order),
     the p-value of "E[X] ≥ 0" from the running wealth (module docstring)."""
