@@ -16,6 +16,7 @@ from phaseroute.cli._app import run
 from phaseroute.errors import PolicyError
 from phaseroute.policy import compile_policy, load_plan, load_policy, read_lock
 from phaseroute.runtime import Router
+from phaseroute.testing.fake import MemoryAuditTrail
 
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -188,3 +189,24 @@ def test_a_drift_revert_stops_per_item_routing(measured: Path, tmp_path: Path) -
     assert before.model != "large"
     assert after.model == "large"
     assert after.decision.item is None
+
+
+def test_an_audit_recorded_call_carries_the_score_and_threshold(
+    measured: Path, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(measured.read_text())
+    _phase(data, "screen")["record"] = True  # audit-record this (non-audit) phase's calls
+    measured.write_text(yaml.safe_dump(data, sort_keys=False))
+    item = load_plan(measured).decision("wf", "screen").per_item
+    assert item is not None
+    rows = [json.loads(line) for line in (tmp_path / "recorded.jsonl").read_text().splitlines()]
+    prompts = sorted({r["prompt"] for r in rows}, key=lambda t: max(item.predictor.score(t)))
+    audit = MemoryAuditTrail()
+    with Router.from_policy(measured, database=tmp_path / "usage.db", audit=audit) as router:
+        router.complete("wf", "screen", [{"role": "user", "content": prompts[-1]}])
+        router.complete("wf", "screen", [{"role": "user", "content": prompts[0]}])
+    reasons = [" ".join(e.reasons) for e in audit.entries]
+    assert len(reasons) == 2
+    assert all(f"predictor {item.predictor.sha256[:12]}" in r for r in reasons)
+    assert all(f"certified threshold {item.threshold:g}" in r for r in reasons)
+    assert "kept on the top tier" in reasons[1]
