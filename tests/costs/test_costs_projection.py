@@ -174,6 +174,11 @@ def test_savings_monotone_in_volume_ratio_for_any_two_tier_policy(
             f'{{input_per_mtok: "{cheap_in * factor}", '
             f'output_per_mtok: "{cheap_in * 4 * factor}"}}',
         )
+        .replace(  # the middle tier priced like the top, so the tier order still holds
+            '{input_per_mtok: "3", output_per_mtok: "15"}',
+            f'{{input_per_mtok: "{cheap_in * factor}", '
+            f'output_per_mtok: "{cheap_in * 4 * factor}"}}',
+        )
     )
     (wf,) = projection_of(text).workflows
     s = sensitivity(wf)
