@@ -159,7 +159,11 @@ workflows:
         quality:
           metric: score
           scorer:
-            {type: judge, rubric: polite and complete, scale: 5, workflow: disputes, phase: decision}
+            type: judge
+            rubric: polite and complete
+            scale: 5
+            workflow: disputes
+            phase: decision
         escalation:
           validator: {type: regex, pattern: "^Dear "}
       amounts:
