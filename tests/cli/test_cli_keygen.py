@@ -13,6 +13,7 @@ from project_paths import AML_POLICY
 from phaseroute.audit import load_signing_key
 from phaseroute.cli._app import run
 from phaseroute.policy import load_plan
+from phaseroute.runtime import Router
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -105,4 +106,7 @@ def test_keygen_says_when_the_policy_already_names_the_key(
     out = capsys.readouterr().out
     assert "already signs with it: signing_key: file:keys/audit.key" in out
     assert (tmp_path / "keys" / "audit.key").exists()
+    # the example's documented first step is all the router needs to open its signed trail
+    with Router.from_policy(policy, database=tmp_path / "p.db") as router:
+        assert router.plan.decision("aml_alert_review", "compliance_interpretation").record
     assert run(["audit", "keygen", "--policy", str(tmp_path / "nope.yaml")]) == 1

@@ -115,6 +115,20 @@ def test_tiers_in_the_wrong_order_are_rejected_at_the_tiers_line() -> None:
     assert "tiers: [cheap, mid, top]" in first.fix
 
 
+def test_check_exits_1_on_tiers_in_the_wrong_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = base()
+    data["tiers"] = ["top", "mid", "cheap"]
+    f = tmp_path / "policy.yaml"
+    f.write_text(dump(data))
+    assert run(["check", str(f)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{f}:3:" in err
+    assert "tiers[0]: tier order disagrees with the prices" in err
+    assert "fix: list tiers cheapest first" in err
+
+
 @pytest.mark.parametrize(
     ("prices", "ok"),
     [
