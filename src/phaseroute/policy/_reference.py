@@ -297,6 +297,8 @@ NOTES: dict[str, str] = {
     "AuditConfig.checkpoint_seconds": "…or after this many seconds with unsigned records.",
     "AuditConfig.record_all_phases": "Record every phase's calls, not only audit/record ones.",
     "AuditConfig.redact": "Store digests instead of prompt and response text by default.",
+    "BudgetLimit.daily_usd": "Spend limit in USD per UTC calendar day.",
+    "BudgetLimit.monthly_usd": "Spend limit in USD per UTC calendar month.",
 }
 
 
@@ -306,7 +308,7 @@ class FieldDoc:
     type: str
     default: str
     description: str
-    example: str | None
+    example: str
 
 
 @dataclass(frozen=True)
@@ -367,18 +369,24 @@ def _sentence(text: str) -> str:
 # ------------------------------------------------------------------ types
 
 
+def _alias_pattern(alias: Any) -> str:
+    constraints = typing.get_args(alias)[1]
+    return str(constraints.pattern)
+
+
+_NAMED_PATTERNS = {
+    _alias_pattern(_schema.Name): "name",
+    _alias_pattern(_schema.SecretRef): "secret location (`env:NAME` or `file:path`)",
+    _alias_pattern(_schema.FunctionRef): "`module:function`",
+}
+
+
 def _pattern_name(metadata: list[Any]) -> str | None:
     for m in metadata:
         pattern = getattr(m, "pattern", None)
         if pattern is None:
             continue
-        if pattern.startswith("^(env:"):
-            return "secret location (`env:NAME` or `file:path`)"
-        if ":" in pattern and "\\w" in pattern:
-            return "`module:function`"
-        if pattern.startswith("^[A-Za-z0-9]"):
-            return "name"
-        return f"string matching `{pattern}`"
+        return _NAMED_PATTERNS.get(pattern, f"string matching `{pattern}`")
     return None
 
 
@@ -439,6 +447,8 @@ def _default(info: FieldInfo) -> str:
         return f"`{_inline(value)}`"
     if info.default is PydanticUndefined:
         return "—"
+    if isinstance(info.default, BaseModel):
+        return "see below"
     return f"`{_inline(info.default)}`"
 
 
@@ -537,6 +547,42 @@ def _example(value: Any, key: str) -> str:
     return text
 
 
+_MISSING = object()
+
+
+def _made_up(info: FieldInfo) -> Any:
+    """An example for a field the sample policy does not set: its default, or a value of
+    its type."""
+    if not info.is_required():
+        default = info.get_default(call_default_factory=True)
+        if default not in (None, {}, []) and not isinstance(default, BaseModel):
+            return default
+    return _value_of(info.annotation)
+
+
+def _value_of(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _value_of(args[0])
+    if origin is typing.Literal:
+        return args[0]
+    if origin in (typing.Union, types.UnionType):
+        return _value_of(next(a for a in args if a is not type(None)))
+    if origin is dict:
+        return {"name": _value_of(args[1])}
+    if origin is list:
+        return [_value_of(args[0])]
+    if isinstance(annotation, type):
+        if issubclass(annotation, Enum):
+            return next(iter(annotation)).value
+        if issubclass(annotation, BaseModel):
+            return {}
+        made = {bool: True, int: 1, float: 0.5, Decimal: "1.00", str: "…"}
+        return made.get(annotation, "…")
+    return "…"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
@@ -561,20 +607,23 @@ def sections() -> list[SectionDoc]:
         fields = []
         for name, info in model.model_fields.items():
             key = info.alias or name
+            owners = [c.__name__ for c in model.__mro__ if issubclass(c, BaseModel)]
             description = (
                 info.description
-                or NOTES.get(f"{model.__name__}.{name}")
-                or comments.get((model.__name__, name))
+                or next((NOTES[f"{o}.{name}"] for o in owners if f"{o}.{name}" in NOTES), None)
+                or next((comments[(o, name)] for o in owners if (o, name) in comments), None)
                 or "(undocumented: add a comment beside this field in policy/_schema.py)"
             )
-            example = examples.get((model.__name__, name))
+            example = next((examples[(o, name)] for o in owners if (o, name) in examples), _MISSING)
+            if example is _MISSING:
+                example = _made_up(info)
             fields.append(
                 FieldDoc(
                     name=key,
                     type=_type(info.annotation, info.metadata) + _constraints(info),
                     default=_default(info),
                     description=description,
-                    example=None if example is None else _example(example, key),
+                    example=_example(example, key),
                 )
             )
         doc = inspect.cleandoc(model.__doc__ or "") if model.__doc__ != BaseModel.__doc__ else ""
@@ -597,7 +646,7 @@ def render() -> str:
         lines.append("| field | type | default | what it does | example |")
         lines.append("|---|---|---|---|---|")
         for f in s.fields:
-            example = f"`{f.example}`".replace("|", "\\|") if f.example else ""
+            example = f"`{f.example}`".replace("|", "\\|")
             cells = [f"`{f.name}`", f.type, f.default, f.description.replace("|", "\\|"), example]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
