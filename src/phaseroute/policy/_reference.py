@@ -140,6 +140,7 @@ workflows:
         on_unavailable: degrade
         record: false
         redact: true
+        shadow: {share: 0.02, daily_budget_usd: "5.00", on_drift: revert, reference: top_tier}
       decision:
         kind: judgment
         description: Refund or reject, and why.
@@ -285,6 +286,8 @@ NOTES: dict[str, str] = {
     "PhaseConfig.quality": "The metric that matters and the non-inferiority margin.",
     "PhaseConfig.route": "A hand-chosen route; reported as basis `override`.",
     "PhaseConfig.escalation": "Re-run a failed answer one tier up.",
+    "PhaseConfig.shadow": "Check a cheaper route in production: a share of its calls also "
+    "runs on the top tier, off the caller's path, and a sequential test watches the gap.",
     "WorkflowConfig.description": "What the workflow does.",
     "WorkflowConfig.phases": "The phases, by name.",
     "RoutingDefaults.strong_tier": "The tier rules 2, 4 and 5 mean by strong (default: the "
