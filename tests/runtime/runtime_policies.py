@@ -20,6 +20,7 @@ models:
   large2: {provider: backup, id: gpt-4o, tier: frontier}
 controls:
   analyst: {description: an analyst reads every alert}
+audit: {signing_key: env:PHASEROUTE_TEST_AUDIT_KEY}   # tests inject the trail
 workflows:
   wf:
     phases:

@@ -26,7 +26,9 @@ from phaseroute.audit import (
     verify_bundle,
     verify_store,
 )
+from phaseroute.cli._keyfiles import as_policy_spells_it, ensure_ignored
 from phaseroute.errors import Problem, RequestError, UserError
+from phaseroute.policy import load_policy
 from phaseroute.storage.database import DEFAULT_DATABASE
 
 DbOpt = Annotated[
@@ -98,20 +100,64 @@ def _trusted(public_keys: list[Path] | None, key: str | None) -> list[Ed25519Pub
 
 
 def keygen(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the key files.")] = Path("keys"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for the key files (default: keys/ beside --policy, else ./keys).",
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="The policy that will sign with this key: the path is printed as it must "
+            "spell it (relative to the policy).",
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="File stem: NAME.key and NAME.pub.")] = "audit",
     force: Annotated[bool, typer.Option(help="Overwrite existing key files.")] = False,
 ) -> None:
-    """Write an Ed25519 key pair for signing checkpoints (private key mode 0600)."""
+    """Write an Ed25519 key pair for signing checkpoints (private key mode 0600, git-ignored
+    when written inside a git work tree) and print the policy line that uses it."""
+    if policy is not None and not policy.is_file():
+        raise UserError(
+            [Problem(f"no such policy file: {policy}", file=str(policy), fix="check the path")]
+        )
+    if out is None:
+        out = policy.parent / "keys" if policy is not None else Path("keys")
+    rule = ensure_ignored((out / f"{name}.key").resolve())
     files = generate_key_pair(out, name, force=force)
     console = _console()
-    console.print(f"private key: {escape(str(files.private_key))} (keep it out of the database)")
+    console.print(f"private key: {escape(str(files.private_key))} (mode 0600; never commit it)")
+    if rule is not None:
+        console.print(
+            f"git-ignored: wrote {escape(rule.pattern)} to {escape(str(rule.gitignore))}, so "
+            "the private key stays out of the repository"
+        )
     console.print(f"public key:  {escape(str(files.public_key))} (give it to verifiers)")
     console.print(f"key id:      {files.key_id}")
-    console.print(
-        f"sign with:   audit.signing_key: file:{escape(str(files.private_key))} in the policy, "
-        "or env:PHASEROUTE_AUDIT_KEY holding the PEM text"
-    )
+    location = as_policy_spells_it(files.private_key, policy)
+    if policy is not None and _names_key(policy, f"file:{location}"):
+        console.print(
+            f"\n{escape(str(policy))} already signs with it: signing_key: file:{location}"
+        )
+        return
+    where = f"in {escape(str(policy))}" if policy is not None else "in the policy"
+    console.print(f"\nAdd {where} (top level):\n\naudit:\n  signing_key: file:{escape(location)}")
+    if policy is None:
+        console.print(
+            "\n(an absolute path; pass --policy POLICY to print it relative to the policy, "
+            "or use env:PHASEROUTE_AUDIT_KEY holding the PEM text)"
+        )
+
+
+def _names_key(policy: Path, location: str) -> bool:
+    """True when the policy's audit.signing_key already is `location`."""
+    try:
+        return load_policy(policy).policy.audit.signing_key == location
+    except UserError:
+        return False  # `check` reports what is wrong with the policy
 
 
 def verify(

@@ -166,6 +166,15 @@ def _cell(found: tuple[float, float, float] | None) -> str:
     return f"{100 * mean:.1f}% ± {100 * sd:.1f}\n[dim]min {100 * low:.1f}%[/]"
 
 
+def _saving_cell(found: tuple[float, float, float] | None) -> str:
+    from phaseroute.bench._render import saving_pct
+
+    if found is None:
+        return "—"
+    mean, sd, low = found
+    return f"{saving_pct(mean)} ± {100 * sd:.1f}\n[dim]min {saving_pct(low)}[/]"
+
+
 def render(result: object, files: tuple[str, str] | None) -> Group:
     """The strategy table with the data's headline, suspicious phases and notes."""
     from phaseroute.bench import BenchResult
@@ -194,7 +203,7 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
             _cell(s.spread("score")),
             _cell(s.spread("ratio")),
             "—" if cost is None else f"{cost[0]:,.2f}",
-            _cell(s.spread("saving")),
+            _saving_cell(s.spread("saving")),
             "—" if share is None else f"{100 * share[0]:.1f}%",
             held(result, s),
         )

@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from phaseroute.cli.cost import saving_words, usd
+
 if TYPE_CHECKING:
     from phaseroute.demo import DemoResult
 
@@ -130,6 +132,10 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
     score = sum(p.score * p.items for p in r.phases) / items
     top = sum(p.top_score * p.items for p in r.phases) / items
     saving = 1 - r.cost / r.top_cost if r.top_cost else Decimal(0)
+    if saving >= 0:
+        served_saving = f"a saving of [bold]{100 * saving:.1f}%[/]"
+    else:  # never call a loss a saving
+        served_saving = f"[bold red]{-100 * saving:.1f}% more[/]"
     served.add_row(
         "[bold]all[/]",
         f"{items:,}",
@@ -142,18 +148,19 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
     console.print(served)
     console.print(
         f"On these cases the routed plan cost {_usd(r.cost)} against {_usd(r.top_cost)} for "
-        f"uniform top-tier use: a saving of [bold]{100 * saving:.1f}%[/], at "
+        f"uniform top-tier use: {served_saving}, at "
         f"{100 * score / top:.1f}% of the top tier's score.\n"
     )
 
     proj = r.projection
-    daily, monthly = proj.daily, proj.monthly
-    proj_saving = 1 - daily.routed / daily.uniform_top if daily.uniform_top else Decimal(0)
+    daily = proj.saving_daily  # over the phases priced both ways (all, on the demo's data)
+    monthly = daily * proj.days_per_month
     console.print(
         f"[bold]3. Projected at the policy's daily volumes[/] ({proj.price_version}): "
-        f"uniform {proj.top_model} {_usd(daily.uniform_top)}/day "
-        f"({_usd(monthly.uniform_top)}/month); routed {_usd(daily.routed)}/day "
-        f"({_usd(monthly.routed)}/month): [bold]{100 * proj_saving:.1f}% saved[/]."
+        f"uniform {proj.top_model} {usd(daily.uniform_top)}/day "
+        f"({usd(monthly.uniform_top)}/month); routed {usd(daily.routed)}/day "
+        f"({usd(monthly.routed)}/month): the routing plan "
+        f"[bold]{saving_words(daily.saving, daily.saving_pct)}[/]."
     )
     a = r.audit
     verdict = (

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from phaseroute.errors import RequestError
@@ -35,9 +36,14 @@ def check(policy: PolicyArg) -> None:
     """Validate POLICY: exit 0 if it compiles, 1 with one message per problem if not."""
     plan = load_plan(policy)
     n = len(plan.decisions)
-    Console(highlight=False).print(
+    console = Console(highlight=False, soft_wrap=True)
+    for notice in plan.notices:
+        console.print(f"[yellow]warning:[/] {escape(notice.render())}")
+    warned = f", {len(plan.notices)} warning(s)" if plan.notices else ""
+    console.print(
         f"{policy}: ok — {len(plan.policy.workflows)} workflow(s), {n} phase(s), "
-        f"policy hash {plan.policy_hash[:12]}"
+        f"policy hash {plan.policy_hash[:12]}{warned}",
+        markup=False,
     )
 
 

@@ -16,6 +16,8 @@ from phaseroute.errors import RequestError
 from phaseroute.storage.database import DEFAULT_DATABASE
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from phaseroute.runtime import UsageTotals
 
 
@@ -50,6 +52,13 @@ def register(app: typer.Typer) -> None:
 
 def _money(value: object) -> str:
     return f"${value:,.4f}"
+
+
+def _saving(value: Decimal) -> str:
+    """A saving, or what the routed calls cost more — never a negative "saving"."""
+    if value < 0:
+        return f"[red]{_money(-value)} more[/]"
+    return _money(value)
 
 
 def usage(
@@ -105,7 +114,7 @@ def usage(
             f"{r.output_tokens:,}",
             _money(r.cost) + (f" (+{r.unpriced} unpriced)" if r.unpriced else ""),
             _money(r.counterfactual_cost),
-            _money(r.saving),
+            _saving(r.saving),
         )
     console.print(table)
 

@@ -11,6 +11,7 @@ from phaseroute.costs._projection import (
     Scenario,
     ScenarioCosts,
     UncostedPhase,
+    Unpriced,
     WorkflowCost,
     project_costs,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Sensitivity",
     "SensitivityTerm",
     "UncostedPhase",
+    "Unpriced",
     "WorkflowCost",
     "plot_sensitivity",
     "project_costs",

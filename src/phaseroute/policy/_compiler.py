@@ -315,7 +315,8 @@ class _Compiler:
         return out
 
     def run(self) -> RoutingPlan:
-        tiers = lint(self.loaded)
+        linted = lint(self.loaded)
+        tiers = linted.tiers
         models = self.choices(tiers)
         decisions: dict[tuple[str, str], PhaseDecision] = {}
         for wf_name, wf in self.policy.workflows.items():
@@ -330,6 +331,7 @@ class _Compiler:
             decisions=decisions,
             models=models,
             base_dir=self.base_dir,
+            notices=linted.warnings,
         )
 
 
