@@ -29,7 +29,11 @@ def register(app: typer.Typer) -> None:
 def bench(
     outcomes: Annotated[
         Path,
-        typer.Option("--outcomes", help="Recorded-outcome JSONL file.", show_default=False),
+        typer.Option(
+            "--outcomes",
+            help="Recorded-outcome JSONL file (.jsonl or .jsonl.gz).",
+            show_default=False,
+        ),
     ],
     floor: Annotated[
         float | None,
@@ -226,7 +230,9 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
 
 def default_kinds(outcomes: Path) -> Path | None:
     """A kinds mapping that belongs to `outcomes`, if one exists where we look for it."""
-    stem = outcomes.stem
+    from phaseroute._jsonl import jsonl_stem
+
+    stem = jsonl_stem(outcomes)
     for candidate in (
         outcomes.with_name(f"{stem}.kinds.yaml"),
         Path("examples") / stem / "kinds.yaml",

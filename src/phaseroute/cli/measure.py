@@ -67,7 +67,9 @@ def measure(
     ] = None,
     outcomes: Annotated[
         Path | None,
-        typer.Option(help="Recorded-outcome JSONL to replay (scores known: no model calls)."),
+        typer.Option(
+            help="Recorded-outcome JSONL (.jsonl or .jsonl.gz) to replay: no model calls."
+        ),
     ] = None,
     mapping: Annotated[
         Path | None,
@@ -234,7 +236,10 @@ def summary_table(run: MeasurementRun) -> Table:
 
 def replay_policy(
     outcomes: Annotated[
-        Path, typer.Argument(help="A recorded-outcome JSONL file.", show_default=False)
+        Path,
+        typer.Argument(
+            help="A recorded-outcome JSONL file (.jsonl or .jsonl.gz).", show_default=False
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the policy.")],
     margin: Annotated[
@@ -245,6 +250,7 @@ def replay_policy(
     ] = None,
 ) -> None:
     """Write a policy with one phase per recorded subject, ready for `measure --outcomes`."""
+    from phaseroute._jsonl import jsonl_stem
     from phaseroute.measure import phase_name, replay_policy_yaml
     from phaseroute.policy import load_policy
     from phaseroute.policy._lock import relative_to
@@ -256,7 +262,7 @@ def replay_policy(
     if ref.startswith("../"):
         ref = outcomes.resolve().as_posix()
     text = replay_policy_yaml(
-        recorded, ref, workflow=workflow or phase_name(outcomes.stem), margin=margin
+        recorded, ref, workflow=workflow or phase_name(jsonl_stem(outcomes)), margin=margin
     )
     output.write_text(text, encoding="utf-8")
     load_policy(output)  # what we wrote must load
