@@ -23,11 +23,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from phaseroute.cli._tables import Column, fold_name, new_table, print_table
 from phaseroute.errors import RequestError
 
 if TYPE_CHECKING:
     from phaseroute.measure import MeasurementRun, MeasureSettings, PhaseTask
     from phaseroute.policy import LoadedPolicy, RoutingPlan
+
+MODEL_WIDTH = 14  # model names fold at their dashes beyond this
 
 PolicyArg = Annotated[Path, typer.Argument(help="The policy YAML file.", show_default=False)]
 
@@ -132,7 +135,7 @@ def measure(
     lock_file = lock_path(policy)
     write_lock(lock_file, merge_lock(lock_file, run, started))
     reports = write_reports(run, report_dir or policy.resolve().parent, policy.stem)
-    console.print(summary_table(run))
+    print_table(console, summary_table(run))
     for wf, ph, why in run.skipped:
         console.print(f"[yellow]not measured[/] {wf}/{ph}: {why}")
     elapsed = (datetime.now(UTC) - started).total_seconds()
@@ -201,11 +204,19 @@ def summary_table(run: MeasurementRun) -> Table:
     """One row per measured phase: the decision and the numbers it rests on."""
     workflows = {r.workflow for r in run.results}
     title = f"Measurement — {next(iter(workflows))}" if len(workflows) == 1 else "Measurement"
-    t = Table(title=title)
     names = [r.phase if len(workflows) == 1 else f"{r.workflow}/{r.phase}" for r in run.results]
-    t.add_column("phase", min_width=min(30, max(map(len, names), default=5)))
-    for col in ("model", "outcome", "n", "gap, pts", "margin", "needs"):
-        t.add_column(col)
+    t = new_table(
+        title,
+        [
+            Column("phase", kind="name"),
+            Column("model", kind="name"),
+            Column("outcome"),
+            Column("n", justify="right", kind="number"),
+            Column("gap, pts (95% CI)"),
+            Column("margin", justify="right", kind="number"),
+            Column("needs", justify="right", kind="number"),
+        ],
+    )
     styles = {
         "non_inferior": "green",
         "inferior": "red",
@@ -223,8 +234,8 @@ def summary_table(run: MeasurementRun) -> Table:
         )
         needs = str(last.items_needed) if last and last.items_needed else ""
         t.add_row(
-            name,
-            e.chosen,
+            fold_name(name),
+            fold_name(e.chosen, MODEL_WIDTH),
             f"[{styles[e.outcome]}]{e.outcome.replace('_', '-')}[/]",
             str(last.n) if last else "0",
             gap,
