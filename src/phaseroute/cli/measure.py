@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from phaseroute.cli._tables import Column, fold_name, new_table, print_table
-from phaseroute.errors import RequestError
+from phaseroute.errors import CommandLineError, RequestError
 
 if TYPE_CHECKING:
     from phaseroute.measure import MeasurementRun, MeasureSettings, PhaseTask
@@ -108,9 +108,9 @@ def measure(
     from phaseroute.recorded import read_recorded
 
     if (data is None) == (outcomes is None):
-        raise RequestError("give exactly one of --data DIR (live) or --outcomes FILE (replay)")
+        raise CommandLineError("give exactly one of --data DIR (live) or --outcomes FILE (replay)")
     if mapping is not None and outcomes is None:
-        raise RequestError("--map applies to --outcomes (replay) only")
+        raise CommandLineError("--map applies to --outcomes (replay) only")
     loaded = load_policy(policy)
     plan = compile_policy(loaded)
     keys = select_phases(plan, workflow, phase)

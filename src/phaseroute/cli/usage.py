@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from phaseroute.cli._tables import Column, emit_json, fold_name, new_table, print_table
-from phaseroute.errors import RequestError
+from phaseroute.errors import CommandLineError, RequestError
 from phaseroute.storage.database import DEFAULT_DATABASE
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise RequestError(
+        raise CommandLineError(
             f"--since {value!r}: not a time — use a relative age like 7d, 12h, 30m or an "
             "ISO date such as 2025-01-31 or 2025-01-31T09:00:00Z"
         ) from None
