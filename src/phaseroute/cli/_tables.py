@@ -74,6 +74,7 @@ def new_table(
         expand=expand,
         box=box.SIMPLE_HEAD,
         show_edge=False,
+        padding=(0, 1, 0, 0),
     )
     for c in columns:
         table.add_column(
@@ -95,7 +96,7 @@ def console() -> Console:
 def print_table(out: Console, table: Table) -> None:
     """Print `table` with every column whole (see the module docstring)."""
     bounds = [_bounds(column) for column in table.columns]
-    chrome = 3 * len(bounds) - 1  # padding either side and a rule between columns
+    chrome = 2 * len(bounds) - 1  # right padding, and a rule between columns
     narrowest = sum(low for low, _ in bounds) + chrome
     width = out.width if out.is_terminal else max(out.width, narrowest)
     widths = [high for _, high in bounds]
