@@ -91,9 +91,7 @@ class ReplayProvider:
             prompt_tokens = self._prompt_tokens[item.item] = approximate_tokens(item.prompt)
         input_tokens = prompt_tokens + (approximate_tokens(request.system) if request.system else 0)
         output_tokens = (
-            approximate_tokens(recorded)
-            if recorded is not None
-            else self._unrecorded_output_tokens
+            approximate_tokens(recorded) if recorded is not None else self._unrecorded_output_tokens
         )
         elapsed = time.perf_counter() - started
         return CompletionResponse(
