@@ -2,8 +2,9 @@
 
 - Machine formats (JSON, Markdown, CSV) go to stdout untouched: no wrapping, no markup,
   whatever the terminal width or a pipe.
-- Terminal tables are built with `new_table`: long names (``typology_classification``)
-  fold at their separators (``typology_`` / ``classification``), numbers never wrap.
+- Terminal tables are built with `new_table`: name columns hold names whole; when the
+  terminal is too narrow they fold at their separators (``typology_`` /
+  ``classification``), never inside a word; numbers never wrap.
 - `print_table` prints a table whole: prose columns wrap between words, names at their
   separators, and nothing is cut. In a pipe the table is as wide as it must be (at least
   the terminal width); on a terminal too narrow for every column it is printed as one block
@@ -12,11 +13,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 from rich import box
@@ -40,6 +42,7 @@ class Column:
     kind: Literal["name", "text", "number"] = "text"
     style: str | None = None
     ratio: int | None = None
+    fold: int = 0  # for names: fold beyond this many characters (0: NAME_WIDTH)
 
 
 def fold_name(name: str, width: int = NAME_WIDTH) -> str:
@@ -59,16 +62,24 @@ def fold_name(name: str, width: int = NAME_WIDTH) -> str:
     return "\n".join(lines)
 
 
+class PhaserouteTable(Table):
+    """A Rich table that remembers its name columns, so names are folded only when needed."""
+
+    def __init__(self, title: str | None, **options: Any) -> None:
+        super().__init__(title=title, **options)
+        self.fold_widths: dict[int, int] = {}  # column index -> fold width, for name columns
+
+
 def new_table(
     title: str | None,
     columns: Sequence[Column],
     *,
     show_lines: bool = False,
     expand: bool = False,
-) -> Table:
-    """A Rich table in phaseroute's style; fill it with `add_row` (names via `fold_name`)."""
-    table = Table(
-        title=title,
+) -> PhaserouteTable:
+    """A Rich table in phaseroute's style; fill it with `add_row`, names as they are."""
+    table = PhaserouteTable(
+        title,
         title_justify="left",
         show_lines=show_lines,
         expand=expand,
@@ -76,7 +87,7 @@ def new_table(
         show_edge=False,
         padding=(0, 1, 0, 0),
     )
-    for c in columns:
+    for n, c in enumerate(columns):
         table.add_column(
             c.header,
             justify=c.justify,
@@ -85,20 +96,24 @@ def new_table(
             overflow="ellipsis" if c.kind == "number" else "fold",
             ratio=c.ratio,
         )
+        if c.kind == "name":
+            table.fold_widths[n] = c.fold or NAME_WIDTH
     return table
-
-
-def console() -> Console:
-    """The console of a command's human output (stdout)."""
-    return Console(highlight=False)
 
 
 def print_table(out: Console, table: Table) -> None:
     """Print `table` with every column whole (see the module docstring)."""
+    chrome = 2 * len(table.columns) - 1  # right padding, and a rule between columns
+    if not out.is_terminal:  # a pipe: names whole, as wide as the table must be
+        _print_fitted(out, table, max(out.width, _narrowest(table) + chrome), chrome)
+        return
+    if _natural(table) + chrome > out.width and isinstance(table, PhaserouteTable):
+        table = _folded(table)
+    _print_fitted(out, table, out.width, chrome)
+
+
+def _print_fitted(out: Console, table: Table, width: int, chrome: int) -> None:
     bounds = [_bounds(column) for column in table.columns]
-    chrome = 2 * len(bounds) - 1  # right padding, and a rule between columns
-    narrowest = sum(low for low, _ in bounds) + chrome
-    width = out.width if out.is_terminal else max(out.width, narrowest)
     widths = [high for _, high in bounds]
     excess = sum(widths) + chrome - width
     while excess > 0:  # one character at a time from the column with the most room
@@ -119,6 +134,32 @@ def print_table(out: Console, table: Table) -> None:
         out.width = kept
 
 
+def _natural(table: Table) -> int:
+    return sum(high for _, high in map(_bounds, table.columns))
+
+
+def _narrowest(table: Table) -> int:
+    return sum(low for low, _ in map(_bounds, table.columns))
+
+
+def _folded(table: PhaserouteTable) -> Table:
+    """A copy of `table` whose name cells are folded at their separators."""
+    folded = copy.copy(table)
+    folded.columns = [column.copy() for column in table.columns]
+    folded.rows = []
+    cells = [list(column.cells) for column in table.columns]
+    for r, row in enumerate(table.rows):
+        folded.add_row(
+            *(
+                _fold_cell(column[r], table.fold_widths[n]) if n in table.fold_widths else column[r]
+                for n, column in enumerate(cells)
+            ),
+            style=row.style,
+            end_section=row.end_section,
+        )
+    return folded
+
+
 def _bounds(column: RichColumn) -> tuple[int, int]:
     """The narrowest and the natural content width of a column (header included)."""
     low = high = 0
@@ -128,6 +169,21 @@ def _bounds(column: RichColumn) -> tuple[int, int]:
             pieces = [line] if column.no_wrap else line.split()
             low = max(low, *(cell_len(p) for p in pieces), 0)
     return low, high
+
+
+def _fold_cell(cell: RenderableType, width: int) -> RenderableType:
+    """Fold the plain text of each line of a cell, up to any markup on it."""
+    if not isinstance(cell, str):
+        return cell
+    lines = []
+    for line in cell.split("\n"):
+        head, bracket, tail = line.partition("[")
+        if bracket and head.endswith("\\"):  # an escaped bracket: leave the line alone
+            lines.append(line)
+            continue
+        lines.append(fold_name(head.rstrip(), width) + (" " if head.endswith(" ") else "")
+                     + bracket + tail)  # fmt: skip
+    return "\n".join(lines)
 
 
 def stacked(table: Table) -> RenderableType:

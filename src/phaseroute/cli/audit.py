@@ -26,7 +26,7 @@ from phaseroute.audit import (
     verify_bundle,
     verify_store,
 )
-from phaseroute.cli._tables import Column, emit_json, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, emit_json, new_table, print_table
 from phaseroute.errors import CommandLineError, Problem, RequestError, UserError
 from phaseroute.storage.database import DEFAULT_DATABASE
 
@@ -340,9 +340,7 @@ def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> Non
         ],
     )
     for p in s.by_phase:
-        t.add_row(
-            escape(fold_name(str(p.workflow))), escape(fold_name(str(p.phase))), f"{p.records:,}"
-        )
+        t.add_row(escape(str(p.workflow)), escape(str(p.phase)), f"{p.records:,}")
     print_table(console, t)
     m = new_table(
         "records by model (requested → reported)",
@@ -354,8 +352,8 @@ def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> Non
     )
     for x in s.by_model:
         m.add_row(
-            escape(fold_name(str(x.model_requested))),
-            escape(fold_name(str(x.model_reported))),
+            escape(str(x.model_requested)),
+            escape(str(x.model_reported)),
             f"{x.records:,}",
         )
     print_table(console, m)

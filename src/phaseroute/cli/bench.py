@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from phaseroute.cli._tables import Column, emit, emit_json, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.errors import Problem, RequestError
 
 
@@ -192,14 +192,12 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
     )
     for s in result.strategies:
         if not s.ran:
-            table.add_row(
-                escape(fold_name(s.label)), "[dim]not run[/]", f"[dim]{escape(s.not_run or '')}[/]"
-            )
+            table.add_row(escape(s.label), "[dim]not run[/]", f"[dim]{escape(s.not_run or '')}[/]")
             continue
         cost = s.spread("cost")
         share = s.spread("top_share")
         table.add_row(
-            escape(fold_name(s.label)),
+            escape(s.label),
             _cell(s.spread("score")),
             _cell(s.spread("ratio")),
             "—" if cost is None else f"{cost[0]:,.2f}",

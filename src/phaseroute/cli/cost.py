@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from phaseroute.cli._tables import Column, emit, emit_json, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.costs import (
     CostProjection,
     NoSensitivity,
@@ -172,7 +172,7 @@ def _table(p: CostProjection, w: WorkflowCost) -> Table:
     for c in w.phases:
         d, m = c.daily, c.monthly
         t.add_row(
-            f"{escape(fold_name(c.phase))}\n[dim]{escape(c.tier)} · {escape(c.model)}[/]",
+            f"{escape(c.phase)}\n[dim]{escape(c.tier)} · {escape(c.model)}[/]",
             f"{c.volume:,}\n[dim]{c.tokens_in:,}→{c.tokens_out:,}[/]",
             _two(d.uniform_top, m.uniform_top),
             _two(d.routed, m.routed),

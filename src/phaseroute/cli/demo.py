@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from phaseroute.cli._tables import Column, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, new_table, print_table
 
 if TYPE_CHECKING:
     from phaseroute.demo import DemoResult
@@ -96,7 +96,7 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
     for p in r.phases:
         d = p.decision
         routes.add_row(
-            fold_name(d.phase) + (" (audit)" if d.audit else ""),
+            d.phase + (" (audit)" if d.audit else ""),
             f"{d.model.name} ({d.tier})",
             d.basis.value,
             d.rule + (" ⚠" if d.warnings else ""),
@@ -123,7 +123,7 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
     )
     for p in r.phases:
         served.add_row(
-            fold_name(p.decision.phase),
+            p.decision.phase,
             f"{p.items:,}",
             f"{100 * p.score:.1f}%",
             f"{100 * p.top_score:.1f}%",

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from phaseroute.cli._tables import Column, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, new_table, print_table
 from phaseroute.errors import CommandLineError, RequestError
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def summary_table(run: MeasurementRun) -> Table:
         title,
         [
             Column("phase", kind="name"),
-            Column("model", kind="name"),
+            Column("model", kind="name", fold=MODEL_WIDTH),
             Column("outcome"),
             Column("n", justify="right", kind="number"),
             Column("gap, pts (95% CI)"),
@@ -234,8 +234,8 @@ def summary_table(run: MeasurementRun) -> Table:
         )
         needs = str(last.items_needed) if last and last.items_needed else ""
         t.add_row(
-            fold_name(name),
-            fold_name(e.chosen, MODEL_WIDTH),
+            name,
+            e.chosen,
             f"[{styles[e.outcome]}]{e.outcome.replace('_', '-')}[/]",
             str(last.n) if last else "0",
             gap,

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from phaseroute.cli._tables import Column, emit, emit_json, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.errors import RequestError
 from phaseroute.policy import PhaseDecision, RoutingPlan, load_plan, plan_summary
 
@@ -100,10 +100,10 @@ def table(plan: RoutingPlan, decisions: list[PhaseDecision], *, with_reasons: bo
         show_lines=with_reasons,
     )
     for d in decisions:
-        cells = [fold_name(d.phase) + (" [bold](audit)[/]" if d.audit else "")]
+        cells = [d.phase + (" [bold](audit)[/]" if d.audit else "")]
         if with_reasons:
             cells.append(d.kind.value)
-        cells += [d.tier, fold_name(d.model.name), d.basis.value]
+        cells += [d.tier, d.model.name, d.basis.value]
         if with_reasons:
             cells += ["\n".join(d.reasons), "\n".join(f"⚠ {w}" for w in d.warnings)]
         else:

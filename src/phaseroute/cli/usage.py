@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from phaseroute.cli._tables import Column, emit_json, fold_name, new_table, print_table
+from phaseroute.cli._tables import Column, emit_json, new_table, print_table
 from phaseroute.errors import CommandLineError, RequestError
 from phaseroute.storage.database import DEFAULT_DATABASE
 
@@ -105,9 +105,9 @@ def usage(
     single = len({r.workflow for r in rows}) == 1
     for r in [*rows, *workflows]:
         if r.phase is None:
-            name = f"[b]{fold_name(r.workflow)}[/]\n[b]all phases[/]"
+            name = f"{r.workflow}\n[b]all phases[/]"
         else:
-            name = fold_name(r.phase if single else f"{r.workflow}/{r.phase}")
+            name = r.phase if single else f"{r.workflow}/{r.phase}"
         table.add_row(
             name,
             f"{r.calls:,}",
