@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,6 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from phaseroute.audit import (
     ChainStore,
@@ -27,7 +27,8 @@ from phaseroute.audit import (
     verify_store,
 )
 from phaseroute.cli._keyfiles import as_policy_spells_it, ensure_ignored
-from phaseroute.errors import Problem, RequestError, UserError
+from phaseroute.cli._tables import Column, emit_json, new_table, print_table
+from phaseroute.errors import CommandLineError, Problem, RequestError, UserError
 from phaseroute.policy import load_policy
 from phaseroute.storage.database import DEFAULT_DATABASE
 
@@ -186,7 +187,7 @@ def verify(
         where = str(bundle)
     else:
         if not keys:
-            raise RequestError(
+            raise CommandLineError(
                 "verify needs a trust anchor the database cannot forge — pass --public-key "
                 "keys/audit.pub (written by `phaseroute audit keygen`) or --key LOCATION"
             )
@@ -208,7 +209,7 @@ def _print_report(report: VerificationReport, where: str, as_json: bool) -> None
         doc["ok"] = report.ok
         for f in doc["findings"]:
             f["kind"] = str(f["kind"])
-        console.print_json(json.dumps(doc))
+        emit_json(doc)
         return
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
@@ -296,27 +297,60 @@ def show(
             if with_content:
                 doc["request"], doc["response"] = r.request, r.response
             docs.append(doc)
-        console.print_json(json.dumps(docs))
+        emit_json(docs)
         return
     for r in records:
         f = r.fields
         console.rule(f"seq {r.seq} · {escape(str(f.get('recorded_at')))}")
+        served = f.get("model_reported")
+        model = str(f.get("model_requested"))
+        if served and served != model:
+            model += f" → {served}"
         console.print(
             f"{escape(str(f.get('workflow')))}/{escape(str(f.get('phase')))}  tier "
             f"{escape(str(f.get('tier')))} ({escape(str(f.get('rule')))}, "
-            f"{escape(str(f.get('basis')))})  model {escape(str(f.get('model_requested')))} → "
-            f"{escape(str(f.get('model_reported')))}  cost {escape(str(f.get('cost')))}"
+            f"{escape(str(f.get('basis')))})  model {escape(model)}  "
+            f"cost {escape(money(f.get('cost')))}"
         )
-        console.print(
-            f"latency {f.get('latency_s')} s, stop {escape(str(f.get('stop_reason')))}, "
-            f"stream complete {f.get('stream_complete')}, degraded {f.get('degraded')}, "
-            f"request id {escape(str(f.get('request_id')))}, reviewer "
-            f"{escape(str(f.get('reviewer')))}"
-        )
+        facts = [f"latency {duration(f.get('latency_s'))}"]
+        for label, key in (
+            ("stop", "stop_reason"),
+            ("request id", "request_id"),
+            ("reviewer", "reviewer"),
+        ):
+            if f.get(key) not in (None, ""):
+                facts.append(f"{label} {f.get(key)}")
+        if f.get("stream_complete") is False:
+            facts.append("stream incomplete")
+        if f.get("degraded"):
+            facts.append("degraded")
+        console.print(escape(", ".join(facts)))
         console.print(f"hash {r.hash}  content {r.content}")
         if with_content and r.content == "stored":
             console.print(f"[bold]request[/]: {escape(json.dumps(r.request, ensure_ascii=False))}")
             console.print(f"[bold]response[/]: {escape(r.response or '')}")
+
+
+def duration(seconds: object) -> str:
+    """A latency a person can read: ``0.20 ms``, ``183 ms``, ``2.41 s``; ``-`` if unknown."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return "-"
+    if seconds < 0.001:
+        return f"{seconds * 1000:.2f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+def money(value: object) -> str:
+    """A recorded cost in US dollars (``0.00289 USD``); ``unpriced`` when none was recorded."""
+    if value in (None, ""):
+        return "unpriced"
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return f"{value} (USD)"
+    return f"{amount:,.6f}".rstrip("0").rstrip(".") + " USD"
 
 
 def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> None:
@@ -331,7 +365,7 @@ def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> Non
         doc = asdict(s)
         doc["total_cost"] = str(s.total_cost)
         doc["uncovered"] = s.uncovered
-        console.print_json(json.dumps(doc))
+        emit_json(doc)
         return
     console.print(
         f"chain {s.chain_id} (created {s.created_at}): {s.records} record(s), head seq "
@@ -340,20 +374,35 @@ def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> Non
     )
     console.print(
         f"recorded {s.first_recorded_at or '-'} … {s.last_recorded_at or '-'}; content "
-        f"erased {s.erased}, redacted {s.redacted}; degraded {s.degraded}; cost {s.total_cost}"
+        f"erased {s.erased}, redacted {s.redacted}; degraded {s.degraded}; "
+        f"cost {money(s.total_cost)}"
     )
-    t = Table(title="records by phase")
-    for col in ("workflow", "phase", "records"):
-        t.add_column(col)
+    t = new_table(
+        "records by phase",
+        [
+            Column("workflow", kind="name"),
+            Column("phase", kind="name"),
+            Column("records", justify="right", kind="number"),
+        ],
+    )
     for p in s.by_phase:
-        t.add_row(escape(str(p.workflow)), escape(str(p.phase)), str(p.records))
-    console.print(t)
-    m = Table(title="records by model (requested → reported)")
-    for col in ("requested", "reported", "records"):
-        m.add_column(col)
+        t.add_row(escape(str(p.workflow)), escape(str(p.phase)), f"{p.records:,}")
+    print_table(console, t)
+    m = new_table(
+        "records by model (requested → reported)",
+        [
+            Column("requested", kind="name"),
+            Column("reported", kind="name"),
+            Column("records", justify="right", kind="number"),
+        ],
+    )
     for x in s.by_model:
-        m.add_row(escape(str(x.model_requested)), escape(str(x.model_reported)), str(x.records))
-    console.print(m)
+        m.add_row(
+            escape(str(x.model_requested)),
+            escape(str(x.model_reported)),
+            f"{x.records:,}",
+        )
+    print_table(console, m)
 
 
 def checkpoint(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.costs import (
     CostProjection,
     NoSensitivity,
@@ -66,15 +66,17 @@ def cost(
         for s in models.values():
             if isinstance(s, Sensitivity):
                 plots.append(_plot(s, plot_dir, projection))
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 100)  # piped output: don't squeeze to 80
     if fmt is Format.json:
-        console.print_json(json.dumps(as_json(projection, models, plots)))
+        emit_json(as_json(projection, models, plots))
     elif fmt is Format.markdown:
-        console.print(markdown(projection, models, plots), markup=False, soft_wrap=True)
+        emit(markdown(projection, models, plots))
     else:
-        console.print(render(projection, models, plots, plot_dir is not None))
+        console = Console(highlight=False)
+        for part in render(projection, models, plots, plot_dir is not None).renderables:
+            if isinstance(part, Table):
+                print_table(console, part)
+            else:
+                console.print(part)
 
 
 def _plot(s: Sensitivity, directory: Path, p: CostProjection) -> PlotFiles:
@@ -183,17 +185,17 @@ def render(
 
 
 def _table(p: CostProjection, w: WorkflowCost) -> Table:
-    t = Table(
-        title=f"{w.workflow} — cost per phase (USD per day, per month below)",
-        title_justify="left",
-        show_lines=False,
+    t = new_table(
+        f"{w.workflow} — cost per phase (USD per day, per month below)",
+        [
+            Column("phase\n[dim]route[/]", kind="name"),
+            Column("calls/day\n[dim]tokens in→out[/]", justify="right", kind="number"),
+            Column(f"uniform\n{escape(p.top_model)}", justify="right", kind="number"),
+            Column("routed", justify="right", kind="number", style="bold"),
+            Column(f"uniform\n{escape(p.cheapest_model)}", justify="right", kind="number"),
+            Column("saving", justify="right", kind="number", style="green"),
+        ],
     )
-    t.add_column("phase\n[dim]route[/]", overflow="fold")
-    t.add_column("calls/day\n[dim]tokens in→out[/]", justify="right")
-    t.add_column(f"uniform\n{escape(p.top_model)}", justify="right")
-    t.add_column("routed", justify="right", style="bold")
-    t.add_column(f"uniform\n{escape(p.cheapest_model)}", justify="right")
-    t.add_column("saving", justify="right", style="green")
     for c in w.phases:
         d, m = c.daily, c.monthly
         t.add_row(
@@ -238,12 +240,16 @@ def _versus(w: WorkflowCost, scenario: Scenario) -> str:
 
 
 def _scenarios(p: CostProjection, w: WorkflowCost) -> Table:
-    t = Table(title=f"{w.workflow} — totals", title_justify="left")
-    t.add_column("scenario")
-    t.add_column("models")
-    t.add_column("per day", justify="right")
-    t.add_column("per month", justify="right")
-    t.add_column("vs uniform top tier", justify="right")
+    t = new_table(
+        f"{w.workflow} — totals",
+        [
+            Column("scenario"),
+            Column("models"),
+            Column("per day", justify="right", kind="number"),
+            Column("per month", justify="right", kind="number"),
+            Column("vs uniform top tier", justify="right"),
+        ],
+    )
     d, m = w.daily, w.monthly
     routed_models = sorted({c.model for c in w.phases})
     rows = (

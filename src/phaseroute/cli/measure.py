@@ -23,11 +23,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from phaseroute.errors import RequestError
+from phaseroute.cli._tables import Column, new_table, print_table
+from phaseroute.errors import CommandLineError, RequestError
 
 if TYPE_CHECKING:
     from phaseroute.measure import MeasurementRun, MeasureSettings, PhaseTask
     from phaseroute.policy import LoadedPolicy, RoutingPlan
+
+MODEL_WIDTH = 14  # model names fold at their dashes beyond this
 
 PolicyArg = Annotated[Path, typer.Argument(help="The policy YAML file.", show_default=False)]
 
@@ -67,7 +70,9 @@ def measure(
     ] = None,
     outcomes: Annotated[
         Path | None,
-        typer.Option(help="Recorded-outcome JSONL to replay (scores known: no model calls)."),
+        typer.Option(
+            help="Recorded-outcome JSONL (.jsonl or .jsonl.gz) to replay: no model calls."
+        ),
     ] = None,
     mapping: Annotated[
         Path | None,
@@ -103,9 +108,9 @@ def measure(
     from phaseroute.recorded import read_recorded
 
     if (data is None) == (outcomes is None):
-        raise RequestError("give exactly one of --data DIR (live) or --outcomes FILE (replay)")
+        raise CommandLineError("give exactly one of --data DIR (live) or --outcomes FILE (replay)")
     if mapping is not None and outcomes is None:
-        raise RequestError("--map applies to --outcomes (replay) only")
+        raise CommandLineError("--map applies to --outcomes (replay) only")
     loaded = load_policy(policy)
     plan = compile_policy(loaded)
     keys = select_phases(plan, workflow, phase)
@@ -130,7 +135,7 @@ def measure(
     lock_file = lock_path(policy)
     write_lock(lock_file, merge_lock(lock_file, run, started))
     reports = write_reports(run, report_dir or policy.resolve().parent, policy.stem)
-    console.print(summary_table(run))
+    print_table(console, summary_table(run))
     for wf, ph, why in run.skipped:
         console.print(f"[yellow]not measured[/] {wf}/{ph}: {why}")
     elapsed = (datetime.now(UTC) - started).total_seconds()
@@ -199,11 +204,19 @@ def summary_table(run: MeasurementRun) -> Table:
     """One row per measured phase: the decision and the numbers it rests on."""
     workflows = {r.workflow for r in run.results}
     title = f"Measurement — {next(iter(workflows))}" if len(workflows) == 1 else "Measurement"
-    t = Table(title=title)
     names = [r.phase if len(workflows) == 1 else f"{r.workflow}/{r.phase}" for r in run.results]
-    t.add_column("phase", min_width=min(30, max(map(len, names), default=5)))
-    for col in ("model", "outcome", "n", "gap, pts", "margin", "needs"):
-        t.add_column(col)
+    t = new_table(
+        title,
+        [
+            Column("phase", kind="name"),
+            Column("model", kind="name", fold=MODEL_WIDTH),
+            Column("outcome"),
+            Column("n", justify="right", kind="number"),
+            Column("gap, pts (95% CI)"),
+            Column("margin", justify="right", kind="number"),
+            Column("needs", justify="right", kind="number"),
+        ],
+    )
     styles = {
         "non_inferior": "green",
         "inferior": "red",
@@ -234,7 +247,10 @@ def summary_table(run: MeasurementRun) -> Table:
 
 def replay_policy(
     outcomes: Annotated[
-        Path, typer.Argument(help="A recorded-outcome JSONL file.", show_default=False)
+        Path,
+        typer.Argument(
+            help="A recorded-outcome JSONL file (.jsonl or .jsonl.gz).", show_default=False
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the policy.")],
     margin: Annotated[
@@ -245,6 +261,7 @@ def replay_policy(
     ] = None,
 ) -> None:
     """Write a policy with one phase per recorded subject, ready for `measure --outcomes`."""
+    from phaseroute._jsonl import jsonl_stem
     from phaseroute.measure import phase_name, replay_policy_yaml
     from phaseroute.policy import load_policy
     from phaseroute.policy._lock import relative_to
@@ -256,7 +273,7 @@ def replay_policy(
     if ref.startswith("../"):
         ref = outcomes.resolve().as_posix()
     text = replay_policy_yaml(
-        recorded, ref, workflow=workflow or phase_name(outcomes.stem), margin=margin
+        recorded, ref, workflow=workflow or phase_name(jsonl_stem(outcomes)), margin=margin
     )
     output.write_text(text, encoding="utf-8")
     load_policy(output)  # what we wrote must load

@@ -77,6 +77,9 @@ class ReplayProvider(Strict):
 
     type: Literal["replay"]
     outcomes: str  # path, relative to the policy file
+    # Output tokens counted for an answer the file records only the score of (no text);
+    # 1 suits one-letter answers such as MMLU's.
+    unrecorded_output_tokens: int = Field(default=1, ge=0)
 
 
 ProviderConfig = Annotated[

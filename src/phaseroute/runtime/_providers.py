@@ -104,7 +104,11 @@ def _factory(name: str, config: ProviderConfig, base_dir: Path) -> Callable[[], 
                 key, base_url=config.base_url, timeout=config.timeout_s, name=name
             )
         if isinstance(config, ReplayConfig):
-            return ReplayProvider(base_dir / config.outcomes, name=name)
+            return ReplayProvider(
+                base_dir / config.outcomes,
+                name=name,
+                unrecorded_output_tokens=config.unrecorded_output_tokens,
+            )
         raise AssertionError(f"unknown provider config {config!r}")  # pragma: no cover
 
     return make
