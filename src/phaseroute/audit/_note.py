@@ -87,13 +87,16 @@ class SignedNote:
         return False
 
 
+def sign_text(text: str, name: str, key: Ed25519PrivateKey) -> str:
+    """A C2SP signed note: `text` (ending in a newline), a blank line, one signature line."""
+    sig = key.sign(text.encode())
+    kid = note_key_id(name, key.public_key())
+    return f"{text}\n{_DASH}{name} {base64.b64encode(kid + sig).decode()}\n"
+
+
 def sign_head(head: TreeHead, key: Ed25519PrivateKey) -> str:
     """The complete signed note for `head`, signed by `key` under the origin's name."""
-    body = head.text()
-    sig = key.sign(body.encode())
-    kid = note_key_id(head.origin, key.public_key())
-    line = f"{_DASH}{head.origin} {base64.b64encode(kid + sig).decode()}\n"
-    return f"{body}\n{line}"
+    return sign_text(head.text(), head.origin, key)
 
 
 def parse_note(text: str) -> SignedNote:
