@@ -296,7 +296,7 @@ class ChainStore:
                     driver.execute(self._sql.move_head, (last.sequence, last.record_hash))
             if due and signing_key is not None:
                 cp = self._sign(driver, head, last.sequence, last.record_hash, signing_key)
-                receipts = [_checkpointed(r) for r in receipts]
+                receipts = [checkpointed(r) for r in receipts]
                 if signed is not None:
                     signed.append(cp)
         return receipts
@@ -603,7 +603,7 @@ def _insert_rows(driver: Any, insert: str, rows: Sequence[tuple[Any, ...]]) -> N
         driver.execute(insert + ",".join([row] * len(chunk)), [v for r in chunk for v in r])
 
 
-def _checkpointed(r: AuditReceipt) -> AuditReceipt:
+def checkpointed(r: AuditReceipt) -> AuditReceipt:
     return AuditReceipt(r.sequence, r.record_hash, r.prev_hash, r.recorded_at, True)
 
 

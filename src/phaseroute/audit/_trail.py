@@ -22,7 +22,7 @@ from phaseroute.audit._codec import EncodedRecord, encode_record
 from phaseroute.audit._entry import AuditEntry, AuditReceipt
 from phaseroute.audit._inspect import trusted_keys, verify_store
 from phaseroute.audit._schema import now_iso
-from phaseroute.audit._store import ChainStore, Checkpoint
+from phaseroute.audit._store import ChainStore, Checkpoint, checkpointed
 from phaseroute.audit._verify import VerificationReport
 from phaseroute.audit._witness import Witness
 from phaseroute.errors import AuditWriteFailed, RequestError
@@ -235,10 +235,15 @@ class AuditTrail:
     def erase(self, seqs: Sequence[int], *, reason: str, authority: str) -> AuditReceipt:
         """Erase the stored request/response of records `seqs` and chain an erasure record
         (which records, why, under which authority); the chain stays intact and verify
-        counts the content as erased. Returns the erasure record's receipt."""
+        counts the content as erased. With a signing key the erasure is signed at once.
+        Returns the erasure record's receipt."""
         if self._closed.is_set():
             raise AuditWriteFailed("the audit trail is closed; nothing was erased")
-        return self.store.erase(seqs, reason=reason, authority=authority)
+        receipt = self.store.erase(seqs, reason=reason, authority=authority)
+        if self._key is None:
+            return receipt
+        self._publish(self.store.checkpoint(self._key))
+        return checkpointed(receipt)
 
     def _tick(self) -> None:
         while not self._closed.wait(self._seconds):
