@@ -40,10 +40,12 @@ _CREDENTIAL_NAME = re.compile(
 )
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def is_credential_name(name: str) -> bool:
     """True if a request key is named like a credential (see `_CREDENTIAL_NAME`)."""
-    compact = "".join(c for c in name.lower() if c.isalnum())
-    return _CREDENTIAL_NAME.search(compact) is not None
+    return _CREDENTIAL_NAME.search(_NOT_ALNUM.sub("", name.lower())) is not None
 
 
 _CONTENT_FIELDS = ("request", "response_text", "redact")

@@ -10,8 +10,10 @@
 - ``audit_tree`` (migration 2): cached roots of perfect subtrees of 256 leaves and more, so
   inclusion and consistency proofs need a few lookups, not a pass over every record.
 
-Migration 2 also chains the erasures a version-1 database made silently (content blanked with
-``erased_at`` set): one erasure record names them, so an upgraded trail verifies and says so.
+Migration 2 drops the workflow/phase expression index (every append wrote its page; the
+summaries that used it scan the table anyway) and chains the erasures a version-1 database
+made silently (content blanked with ``erased_at`` set): one erasure record names them, so an
+upgraded trail verifies and says so.
 
 Records and checkpoints refuse UPDATE and DELETE by trigger. That stops accidents, not a
 database administrator (who can drop a trigger); the hash chain and signatures are what make
@@ -128,6 +130,8 @@ _V2_COLUMNS = (
 def _merkle_and_erasures(conn: Connection) -> None:
     for ddl in _V2_COLUMNS:
         conn.execute(text(ddl))
+    # One page less per append: summaries group by workflow/phase with a scan either way.
+    conn.execute(text("DROP INDEX audit_records_workflow"))
     if conn.dialect.name == "postgresql":
         conn.execute(
             text(

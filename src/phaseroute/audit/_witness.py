@@ -214,9 +214,14 @@ def check_against_witness(
             )
         else:
             notes.append(f"the witness {where} holds no trusted head of this chain yet")
-    else:
+    elif not findings:
         notes.append(
             f"the chain extends all {checked} head(s) the witness {where} holds for it "
             "(RFC 9162 consistency proofs)"
+        )
+    else:
+        notes.append(
+            f"the chain does not extend {len(findings)} of the {checked} head(s) the witness "
+            f"{where} holds for it"
         )
     return WitnessCheck(tuple(findings), tuple(notes), checked)

@@ -592,7 +592,9 @@ def prove(
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    what = f"record {seq}" if seq is not None else f"sizes {consistency}"
+    what = (
+        f"record {seq}" if consistency is None else f"sizes {consistency[0]} and {consistency[1]}"
+    )
     _console().print(f"wrote the proof for {what} to {escape(str(out))}")
 
 
