@@ -67,6 +67,14 @@ class DBA:
             ).one()
         return prev, own, body
 
+    def checkpoint_note(self, seq: int) -> str:
+        with self.engine.connect() as conn:
+            return str(
+                conn.execute(
+                    text("SELECT note FROM audit_checkpoints WHERE seq = :s"), {"s": seq}
+                ).scalar_one()
+            )
+
     def body(self, seq: int) -> dict[str, Any]:
         return dict(json.loads(self.row(seq)[2]))
 
@@ -332,14 +340,19 @@ def test_rewriting_the_whole_chain_and_resigning_with_another_key(
     assert chain.verify([forger.public_key()]).ok
 
 
-@pytest.mark.parametrize("column", ["head_hash", "signed_at", "signature", "count"])
+@pytest.mark.parametrize(
+    "column", ["head_hash", "signed_at", "signature", "count", "root_hash", "note"]
+)
 def test_altering_a_checkpoint_is_named_bad_signature(
     column: str, chain: AuditTrail, dba: DBA, signing_key: Ed25519PrivateKey
 ) -> None:
+    note = dba.checkpoint_note(20)
     value: Any = {
         "head_hash": "e" * 64,
         "signed_at": "2020-01-01T00:00:00Z",
         "signature": "00" * 64,
+        "root_hash": "e" * 64,
+        "note": note.replace("\n20\n", "\n21\n"),
     }
     dba.run(f"UPDATE audit_checkpoints SET {column} = :v WHERE seq = 20", v=value.get(column, 21))
     _expect(_verify(chain, signing_key), FindingKind.BAD_SIGNATURE, 20)

@@ -83,6 +83,30 @@ class CompactRange:
         for data in leaves:
             self.append_leaf_hash(leaf_hash(data), completed)
 
+    def extend_hex(
+        self,
+        record_hashes: Iterable[str],
+        completed: list[tuple[int, int, bytes]] | None = None,
+        leaves: list[bytes] | None = None,
+    ) -> None:
+        """`extend` for hex record hashes, in one tight loop (verification walks millions);
+        the leaf hashes are also appended to `leaves` when given."""
+        sha, fromhex, stack, size = hashlib.sha256, bytes.fromhex, self.hashes, self._size
+        for hx in record_hashes:
+            h = sha(b"\x00" + fromhex(hx)).digest()
+            if leaves is not None:
+                leaves.append(h)
+            s, level = size, 0
+            while s & 1:
+                h = sha(b"\x01" + stack.pop() + h).digest()
+                s >>= 1
+                level += 1
+                if completed is not None and level >= CACHE_LEVEL:
+                    completed.append((level, ((size + 1) >> level) - 1, h))
+            stack.append(h)
+            size += 1
+        self._size = size
+
     def root(self) -> bytes:
         """``MTH`` of the leaves so far."""
         if not self.hashes:

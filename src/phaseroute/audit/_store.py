@@ -338,7 +338,7 @@ class ChainStore:
             (compact.size, seq),
         ).fetchall()
         completed: list[tuple[int, int, bytes]] = []
-        compact.extend((bytes.fromhex(h) for (h,) in hashes), completed)
+        compact.extend_hex((h for (h,) in hashes), completed)
         if compact.size != seq:
             raise AuditWriteFailed(
                 f"the audit chain has a gap below seq {seq}: cannot sign its tree head"

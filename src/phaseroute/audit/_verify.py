@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from phaseroute.audit._codec import ERASURE_MARK, GENESIS_HASH, link_hash, sha256_hex
 from phaseroute.audit._keys import key_id
-from phaseroute.audit._merkle import CompactRange, leaf_hash
+from phaseroute.audit._merkle import CompactRange
 from phaseroute.audit._note import NoteError, TreeHead, origin_for, parse_note
 from phaseroute.audit._store import Checkpoint, StoredRecord
 
@@ -321,7 +321,27 @@ def _walk(
     search_limit: int,
     check_content: bool,
 ) -> bool:
-    """Check every link; return True if the chain broke (a finding was added)."""
+    """Check every link; return True if the chain broke (a finding was added).
+
+    Record hashes wait in `pending` and enter the Merkle tree in one tight loop at each
+    signed tree head (and at the end), rather than one method call per record.
+    """
+    pending: list[str] = []
+    try:
+        return _walk_rows(rows, signed, walk, search_limit, check_content, pending)
+    finally:
+        if walk.tree is not None and pending:
+            walk.tree.extend_hex(pending, leaves=walk.leaves)
+
+
+def _walk_rows(
+    rows: Iterator[StoredRecord],
+    signed: Mapping[int, Checkpoint],
+    walk: _Walk,
+    search_limit: int,
+    check_content: bool,
+    pending: list[str],
+) -> bool:
     expected, prev = 1, GENESIS_HASH
     for rec in rows:
         walk.records += 1
@@ -351,16 +371,17 @@ def _walk(
                 )
             )
             return True
-        tree = walk.tree
-        if tree is not None:
-            leaf = leaf_hash(bytes.fromhex(rec.hash))
-            tree.append_leaf_hash(leaf)
-            if walk.leaves is not None:
-                walk.leaves.append(leaf)
         cp = signed.get(rec.seq)
+        if walk.tree is not None:
+            pending.append(rec.hash)
+            if cp is not None and cp.root_hash is not None:
+                walk.tree.extend_hex(pending, leaves=walk.leaves)
+                pending.clear()
         if cp is not None:
             if cp.head_hash != rec.hash or (
-                tree is not None and cp.root_hash is not None and tree.root().hex() != cp.root_hash
+                walk.tree is not None
+                and cp.root_hash is not None
+                and walk.tree.root().hex() != cp.root_hash
             ):
                 walk.findings.append(
                     Finding(
