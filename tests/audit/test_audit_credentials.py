@@ -7,7 +7,13 @@ import json
 import pytest
 from audit_samples import sample_entry
 
-from phaseroute.audit._codec import encode_record, is_credential_name, strip_secrets
+from phaseroute.audit._codec import (
+    _CREDENTIAL_NAME,
+    KEPT_WITHOUT_ASKING,
+    encode_record,
+    is_credential_name,
+    strip_secrets,
+)
 
 # Every spelling the issue found surviving, then the family around each credential word.
 ISSUE_SPELLINGS = [
@@ -120,3 +126,8 @@ def test_the_stored_record_holds_no_credential_value() -> None:
         assert f"value-of-{k}" not in rec.body
     assert json.loads(rec.request_json)["params"] == {"max_tokens": 5}
     assert len(json.loads(rec.body)["request_stripped_keys"]) == len(ISSUE_SPELLINGS)
+
+
+@pytest.mark.parametrize("name", sorted(KEPT_WITHOUT_ASKING))
+def test_the_shortcut_for_common_keys_agrees_with_the_rule(name: str) -> None:
+    assert _CREDENTIAL_NAME.search(name.replace("_", "")) is None

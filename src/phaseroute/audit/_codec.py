@@ -41,10 +41,18 @@ _CREDENTIAL_NAME = re.compile(
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
+# Keys every request carries, which the rule keeps; skipping the rule for them is only a
+# shortcut (a test holds every one of them to the rule).
+KEPT_WITHOUT_ASKING = frozenset(
+    {"system", "messages", "role", "content", "params", "max_tokens", "temperature", "text"}
+    | {"type", "model", "stop", "stop_sequences", "top_p", "top_k", "stream", "metadata"}
+)
 
 
 def is_credential_name(name: str) -> bool:
     """True if a request key is named like a credential (see `_CREDENTIAL_NAME`)."""
+    if name in KEPT_WITHOUT_ASKING:
+        return False
     return _CREDENTIAL_NAME.search(_NOT_ALNUM.sub("", name.lower())) is not None
 
 
