@@ -15,6 +15,7 @@ from phaseroute.audit import (
     AuditTrail,
     DirectoryWitness,
     FindingKind,
+    PublishedHead,
     Verdict,
     check_against_witness,
     generate_key_pair,
@@ -196,3 +197,37 @@ audit:
         parse_note(h.note).head.size for h in DirectoryWitness(tmp_path / "heads").heads()
     )
     assert sizes == [2, 3]
+
+
+class _UnreachableWitness:
+    """A witness whose storage is gone (an unmounted share, a bucket without credentials)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def describe(self) -> str:
+        return "unreachable"
+
+    def publish(self, note: str) -> bool:
+        self.attempts += 1
+        raise StorageError("the witness share is not mounted")
+
+    def heads(self) -> list[PublishedHead]:
+        return []
+
+
+def test_a_failing_witness_never_fails_an_append(
+    tmp_path: Path, signing_key: Ed25519PrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    witness = _UnreachableWitness()
+    with AuditTrail.open(
+        tmp_path / "a.db", signing_key=signing_key, checkpoint_every=2, witness=witness
+    ) as trail:
+        receipts = trail.append_many([sample_entry(i) for i in range(4)])
+        assert receipts[-1].checkpointed  # durable and signed, though not published
+        assert witness.attempts == 1
+        trail.append_many([sample_entry(i) for i in range(4, 6)])
+        assert witness.attempts == 2  # every new head is offered again
+        assert trail.verify().ok
+    assert "could not publish the signed head" in caplog.text
+    assert "not mounted" in caplog.text
