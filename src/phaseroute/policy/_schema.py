@@ -268,6 +268,9 @@ class AuditConfig(Strict):
     checkpoint_seconds: float = Field(default=60.0, gt=0)
     record_all_phases: bool = False
     redact: bool = False
+    # A witness directory (relative to the policy) that every signed tree head is published
+    # to; `phaseroute audit verify --witness DIR` then catches truncation and rollback.
+    witness: str | None = None
 
 
 class Policy(Strict):

@@ -10,7 +10,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
-from phaseroute.audit import AuditTrail, load_signing_key
+from phaseroute.audit import AuditTrail, DirectoryWitness, load_signing_key
 from phaseroute.errors import RequestError
 from phaseroute.policy import RoutingPlan
 from phaseroute.policy._schema import AnthropicProvider as AnthropicConfig
@@ -144,9 +144,14 @@ def open_audit(plan: RoutingPlan, location: str | Path) -> AuditTrail:
     """The policy's audit trail (signed checkpoints when it names a signing key)."""
     cfg = plan.policy.audit
     key = load_signing_key(cfg.signing_key, plan.base_dir) if cfg.signing_key else None
+    witness = None
+    if cfg.witness is not None:
+        where = Path(cfg.witness).expanduser()
+        witness = DirectoryWitness(where if where.is_absolute() else plan.base_dir / where)
     return AuditTrail.open(
         location,
         signing_key=key,
         checkpoint_every=cfg.checkpoint_every,
         checkpoint_seconds=cfg.checkpoint_seconds,
+        witness=witness,
     )
