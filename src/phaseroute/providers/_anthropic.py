@@ -25,6 +25,7 @@ from phaseroute.providers._base import (
     TextDelta,
     Usage,
 )
+from phaseroute.providers._durations import check_seconds
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
 
 _SDK_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)
@@ -187,6 +188,7 @@ class AnthropicProvider:
         name: str = "anthropic",
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        timeout = check_seconds("AnthropicProvider(timeout=...)", timeout)
         self._name = name
         self._client_args: dict[str, Any] = {
             "api_key": api_key,

@@ -26,6 +26,7 @@ from phaseroute.providers._base import (
     TextDelta,
     Usage,
 )
+from phaseroute.providers._durations import check_seconds
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
 
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
@@ -164,6 +165,7 @@ class OpenAICompatProvider:
         stream_usage: bool = True,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        timeout = check_seconds("OpenAICompatProvider(timeout=...)", timeout)
         self._name = name
         self._max_tokens_param = max_tokens_param
         self._stream_usage = stream_usage

@@ -19,11 +19,13 @@ from phaseroute.errors import (
     AuthenticationFailed,
     IncompleteResponse,
     ProviderError,
+    RequestError,
     RetryableProviderError,
     SpendLimitReached,
 )
 from phaseroute.policy import ModelChoice
 from phaseroute.providers._base import CompletionRequest, Provider
+from phaseroute.providers._durations import check_seconds
 from phaseroute.runtime._clock import Clock
 from phaseroute.runtime._result import AttemptRecord
 
@@ -43,7 +45,8 @@ class RetryPolicy:
     can stop waiting for). `attempt_timeout_s=None` runs attempts in the caller's thread,
     bounded only by the provider's own timeout: faster, but a hung upstream can then
     overrun the deadline by that much. A ``retry-after`` longer than `max_retry_after_s`
-    (or than the time left) moves on to the next model instead of waiting.
+    (or than the time left) moves on to the next model instead of waiting. Every field is
+    checked here, so a bad value fails at construction with a `RequestError` naming it.
     """
 
     max_attempts: int = 3  # per model
@@ -54,10 +57,18 @@ class RetryPolicy:
     deadline_s: float = 120.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.deadline_s <= 0:
-            raise ValueError("deadline_s must be positive")
+        n = self.max_attempts
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise RequestError(f"RetryPolicy.max_attempts must be a whole number >= 1, got {n!r}")
+        for name in ("base_delay_s", "max_delay_s", "max_retry_after_s"):
+            check_seconds(f"RetryPolicy.{name}", getattr(self, name), allow_zero=True)
+        if self.attempt_timeout_s is not None:
+            check_seconds(
+                "RetryPolicy.attempt_timeout_s",
+                self.attempt_timeout_s,
+                fix="or None to leave attempts to the provider's own timeout",
+            )
+        check_seconds("RetryPolicy.deadline_s", self.deadline_s)
 
     def delay(self, retry_index: int, retry_after: float | None, rng: _Uniform) -> float:
         """Full-jitter exponential backoff, never shorter than the provider's retry-after."""
