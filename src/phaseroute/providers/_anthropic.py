@@ -26,7 +26,13 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.providers._durations import check_seconds
-from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._http_errors import (
+    error_for_status,
+    scrubbed,
+    stream_broken,
+    transport_error,
+)
+from phaseroute.providers._secrets import Redactor
 
 _SDK_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)
 
@@ -190,6 +196,7 @@ class AnthropicProvider:
     ) -> None:
         timeout = check_seconds("AnthropicProvider(timeout=...)", timeout)
         self._name = name
+        self._redact = Redactor.for_keys(api_key)
         self._client_args: dict[str, Any] = {
             "api_key": api_key,
             "base_url": base_url,
@@ -210,7 +217,8 @@ class AnthropicProvider:
         return self._async
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
-        return _map_error(e, provider=self._name, model=request.model, **kw)
+        mapped = _map_error(e, provider=self._name, model=request.model, **kw)
+        return scrubbed(mapped, e, self._redact)
 
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         started = time.perf_counter()

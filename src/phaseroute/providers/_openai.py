@@ -27,7 +27,13 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.providers._durations import check_seconds
-from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._http_errors import (
+    error_for_status,
+    scrubbed,
+    stream_broken,
+    transport_error,
+)
+from phaseroute.providers._secrets import Redactor
 
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
 
@@ -167,6 +173,7 @@ class OpenAICompatProvider:
     ) -> None:
         timeout = check_seconds("OpenAICompatProvider(timeout=...)", timeout)
         self._name = name
+        self._redact = Redactor.for_keys(api_key)
         self._max_tokens_param = max_tokens_param
         self._stream_usage = stream_usage
         self._client_args: dict[str, Any] = {
@@ -226,7 +233,8 @@ class OpenAICompatProvider:
         )
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
-        return _map_error(e, provider=self._name, model=request.model, **kw)
+        mapped = _map_error(e, provider=self._name, model=request.model, **kw)
+        return scrubbed(mapped, e, self._redact)
 
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         started = time.perf_counter()
