@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runtime_policies import wire_policy
 
 from phaseroute.audit import AuditTrail
 from phaseroute.errors import IncompleteResponse, ProviderError, RoutingUnavailable
@@ -41,34 +42,7 @@ KEEPS_MESSAGE = set(KINDS) - {OutcomeKind.UNAUTHORIZED, OutcomeKind.FORBIDDEN}
 
 
 def policy(tmp_path: Path, upstream: Upstream, sdk: str) -> Path:
-    (tmp_path / "key.txt").write_text(KEY)
-    if sdk == "anthropic":
-        provider = f"{{type: anthropic, api_key: 'file:key.txt', base_url: '{upstream.base_url}'}}"
-    else:
-        provider = (
-            f"{{type: openai_compat, api_key: 'file:key.txt', "
-            f"base_url: '{upstream.openai_base_url}'}}"
-        )
-    path = tmp_path / "policy.yaml"
-    path.write_text(
-        f"""
-version: 1
-tiers: [standard, frontier]
-providers:
-  up: {provider}
-models:
-  mid: {{provider: up, id: claude-haiku-echo, tier: standard}}
-  top: {{provider: up, id: {MODEL}, tier: frontier}}
-workflows:
-  wf:
-    phases:
-      judge:
-        kind: judgment
-        catastrophic_error: missed_risk
-        record: true
-"""
-    )
-    return path
+    return wire_policy(tmp_path, upstream.base_url, sdk, key=KEY, top=MODEL)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """Streamed routed calls: text deltas as they arrive, the full result at the end.
 
 Rules: retries and fallback happen only before the first event reaches the caller (after
-that a failure cannot be undone, so it raises `IncompleteResponse`); a stream that is cut
-off, stalls, or is closed early is never reported complete — it is recorded as incomplete
+that a failure cannot be undone, so it raises `IncompleteResponse`); the call's
+`deadline_s` bounds the stream to its last byte; a stream that is cut off, stalls, runs
+past the deadline or is closed early is never reported complete — it is recorded as incomplete
 in the ledger (and, for recorded phases, in the audit trail with `stream_complete=False`).
 For recorded phases the audit append happens after the last delta and before the stream
 finishes: `.result` only exists for an audited answer, and a failed append raises
@@ -123,7 +124,7 @@ class RoutedStream(_Base):
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
         try:
-            for event in opened.events(router.retry.attempt_timeout_s):
+            for event in opened.events(router.retry.attempt_timeout_s, call.state):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
                     yield event.text
@@ -189,7 +190,7 @@ class AsyncRoutedStream(_Base):
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
         try:
-            async for event in opened.events(router.retry.attempt_timeout_s):
+            async for event in opened.events(router.retry.attempt_timeout_s, call.state):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
                     yield event.text
