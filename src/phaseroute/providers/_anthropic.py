@@ -204,8 +204,11 @@ class AnthropicProvider:
             "max_retries": 0,  # the router is the only retry loop
             "default_headers": dict(default_headers or {}),
         }
+        # Both clients and their resources are built here, so no call pays for them
+        # against its timeout.
         self._client = anthropic.Anthropic(**self._client_args)
-        self._async: anthropic.AsyncAnthropic | None = None
+        self._async: anthropic.AsyncAnthropic | None = anthropic.AsyncAnthropic(**self._client_args)
+        _ = self._client.messages, self._async.messages
 
     @property
     def name(self) -> str:

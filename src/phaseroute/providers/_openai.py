@@ -183,8 +183,11 @@ class OpenAICompatProvider:
             "max_retries": 0,  # the router is the only retry loop
             "default_headers": dict(default_headers or {}),
         }
+        # Both clients and their resources are built here, so no call pays for them
+        # against its timeout.
         self._client = openai.OpenAI(**self._client_args)
-        self._async: openai.AsyncOpenAI | None = None
+        self._async: openai.AsyncOpenAI | None = openai.AsyncOpenAI(**self._client_args)
+        _ = self._client.chat.completions, self._async.chat.completions
 
     @property
     def name(self) -> str:
