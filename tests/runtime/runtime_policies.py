@@ -60,8 +60,9 @@ def write_policy(directory: Path, text: str = FOUR_MODELS, name: str = "policy.y
 def wire_policy(
     directory: Path, base_url: str, sdk: str, *, key: str = "test-key-0123456789", top: str
 ) -> Path:
-    """Two tiers on one SDK provider at `base_url` (the local upstream); phase `wf/judge` is
-    routed to model id `top` and audit-recorded. `sdk` is "anthropic" or "openai"."""
+    """Two tiers on one SDK provider at `base_url` (the local upstream); phases `wf/judge`
+    (audit-recorded) and `wf/answer` (not recorded) are routed to model id `top`. `sdk` is
+    "anthropic" or "openai"."""
     (directory / "key.txt").write_text(key)
     kind, url = (
         ("anthropic", base_url) if sdk == "anthropic" else ("openai_compat", base_url + "/v1")
@@ -81,5 +82,8 @@ workflows:
         kind: judgment
         catastrophic_error: missed_risk
         record: true
+      answer:
+        kind: judgment
+        catastrophic_error: missed_risk
 """
     return write_policy(directory, text)

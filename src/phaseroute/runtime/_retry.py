@@ -148,6 +148,7 @@ class CallState:
             )
         )
         self.last_error[model.name] = describe(error)
+        _drop_tracebacks(error)
         if pe is not None:
             self.errors.append(pe)
 
@@ -158,6 +159,21 @@ class CallState:
                 waited, elapsed,
             )
         )  # fmt: skip
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Forget where a handled error (and the errors it came from) was raised.
+
+    A traceback holds the frames it passed through, and those frames hold the call's state,
+    which holds the error: a reference cycle per failed attempt, left for the garbage
+    collector. Only the error's type and text are used once it is handled.
+    """
+    link: BaseException | None = error
+    seen: set[int] = set()
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
 
 
 class Exhausted(Exception):

@@ -96,10 +96,15 @@ class Workers:
 async def acomplete(
     provider: Provider, request: CompletionRequest, timeout: float | None
 ) -> CompletionResponse:
+    # `asyncio.timeout` bounds the await in this task; `wait_for` would wrap every call in
+    # a task of its own, whose allocations set off a garbage collection every few calls
+    # under concurrency.
     try:
-        return checked(provider, await asyncio.wait_for(provider.acomplete(request), timeout))
+        async with asyncio.timeout(timeout):
+            response = await provider.acomplete(request)
     except TimeoutError:
         raise _timeout(provider, request, timeout or 0.0) from None
+    return checked(provider, response)
 
 
 _DONE = object()
@@ -241,7 +246,8 @@ class AsyncEventStream:
 
     async def _next(self, timeout: float | None) -> StreamEvent | None:
         try:
-            return await asyncio.wait_for(anext(self._events), timeout)
+            async with asyncio.timeout(timeout):
+                return await anext(self._events)
         except StopAsyncIteration:
             return None
         except TimeoutError:

@@ -267,6 +267,10 @@ class Upstream:
 class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True  # server_close() joins the handler threads
+    # Many clients connecting at once (a concurrency benchmark) must queue, not be dropped:
+    # the default backlog of 5 makes the kernel drop handshakes, which clients see as
+    # resets or one-second SYN retransmits.
+    request_queue_size = 256
 
     def __init__(self, upstream: Upstream) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
