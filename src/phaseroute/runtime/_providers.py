@@ -38,10 +38,6 @@ class LazyProvider:
     def name(self) -> str:
         return self._name
 
-    def build(self) -> Provider:
-        """The provider, built now if it was not yet."""
-        return self._get()
-
     def _get(self) -> Provider:
         built = self._built
         if built is None:
@@ -137,7 +133,7 @@ def build_providers(plan: RoutingPlan, overrides: Mapping[str, Provider]) -> dic
 def _built_now(lazy: LazyProvider) -> Provider:
     """The provider itself, built now; still lazy when its secret cannot be read yet."""
     try:
-        return lazy.build()
+        return lazy.built
     except SecretError:
         return lazy
 
