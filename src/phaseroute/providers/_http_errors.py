@@ -137,7 +137,7 @@ def scrubbed(error: ProviderError, cause: BaseException, redact: Redactor) -> Pr
             if value is not None:
                 try:
                     setattr(link, attr, _redacted(value, redact))
-                except AttributeError:  # a read-only property: derived from args
+                except (AttributeError, TypeError):  # read-only: derived from args
                     continue
         link = link.__cause__ or link.__context__
     return error
