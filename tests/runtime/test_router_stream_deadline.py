@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from runtime_policies import wire_policy
 
-from phaseroute.errors import IncompleteResponse, RequestError
+from phaseroute.errors import IncompleteResponse, RequestError, RoutingUnavailable
 from phaseroute.runtime import AsyncRoutedStream, RetryPolicy, Router
 from phaseroute.testing.fake import MemoryAuditTrail
 from phaseroute.testing.upstream import Upstream
@@ -104,4 +104,37 @@ def test_a_stream_inside_the_deadline_completes(
         stream = quick.stream("wf", "judge", [{"role": "user", "content": "q"}])
         assert "".join(stream) == REPLY
         assert stream.result.response.complete
+    r.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("sdk", ["anthropic", "openai"])
+def test_without_an_attempt_timeout_the_first_event_is_still_bounded_by_the_deadline(
+    tmp_path: Path, upstream: Upstream, sdk: str, mode: str
+) -> None:
+    """`attempt_timeout_s=None` leaves attempts to the provider's own timeout (60 s here),
+    but a stream whose first token is slower than the deadline still fails by the deadline."""
+    model = f"claude-slow-first-{mode}"
+    upstream.program(model, reply=REPLY, first_token_delay_s=3.0)
+    path = wire_policy(tmp_path, upstream.base_url, sdk, top=model)
+    retry = RetryPolicy(max_attempts=1, attempt_timeout_s=None, deadline_s=1.0)
+    r = Router.from_policy(
+        path, database=tmp_path / "usage.db", audit=MemoryAuditTrail(), retry=retry
+    )
+    messages = [{"role": "user", "content": "q"}]
+
+    async def drain_async() -> None:
+        async with r:
+            await drain(r.astream("wf", "answer", messages), [])
+
+    def run() -> None:
+        if mode == "sync":
+            "".join(r.stream("wf", "answer", messages))
+        else:
+            asyncio.run(drain_async())
+
+    started = time.monotonic()
+    with pytest.raises(RoutingUnavailable, match="ProviderTimeout"):
+        run()
+    assert time.monotonic() - started < retry.deadline_s + SLACK_S
     r.close()

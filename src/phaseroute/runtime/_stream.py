@@ -14,7 +14,7 @@ cascade ended), as one delta.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from phaseroute.errors import IncompleteResponse, RequestError
@@ -43,6 +43,16 @@ async def _aopen(
     stream = AsyncEventStream(provider, request)
     await stream.prime(timeout)
     return stream
+
+
+def _first_event_within_deadline(call: Call) -> Callable[[float | None], float]:
+    """The wait for a stream's first event: the attempt timeout, or — with no attempt
+    timeout — what is left of the call's deadline (a stream never outlives `deadline_s`)."""
+
+    def bound(timeout: float | None) -> float:
+        return timeout if timeout is not None else max(call.state.remaining(), 0.0)
+
+    return bound
 
 
 class _Base:
@@ -117,8 +127,11 @@ class RoutedStream(_Base):
             self._result = result
             return
         try:
+            bound = _first_event_within_deadline(call)
             opened, model = router._run(
-                call, router._primary_chain(call.decision), router._workers.open_stream
+                call,
+                router._primary_chain(call.decision),
+                lambda p, r, t: router._workers.open_stream(p, r, bound(t)),
             )
         except Exhausted:
             raise router._unavailable(call) from None
@@ -185,7 +198,10 @@ class AsyncRoutedStream(_Base):
             self._result = result
             return
         try:
-            opened, model = await router._arun(call, router._primary_chain(call.decision), _aopen)
+            bound = _first_event_within_deadline(call)
+            opened, model = await router._arun(
+                call, router._primary_chain(call.decision), lambda p, r, t: _aopen(p, r, bound(t))
+            )
         except Exhausted:
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
