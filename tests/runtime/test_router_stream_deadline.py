@@ -138,3 +138,23 @@ def test_without_an_attempt_timeout_the_first_event_is_still_bounded_by_the_dead
         run()
     assert time.monotonic() - started < retry.deadline_s + SLACK_S
     r.close()
+
+
+@pytest.mark.parametrize("sdk", ["anthropic", "openai"])
+def test_without_an_attempt_timeout_an_async_call_still_ends_by_the_deadline(
+    tmp_path: Path, upstream: Upstream, sdk: str
+) -> None:
+    model = "claude-slow-answer"
+    upstream.program(model, reply=REPLY, first_token_delay_s=3.0)
+    path = wire_policy(tmp_path, upstream.base_url, sdk, top=model)
+    retry = RetryPolicy(max_attempts=1, attempt_timeout_s=None, deadline_s=1.0)
+    r = Router.from_policy(path, database=tmp_path / "usage.db", retry=retry)
+
+    async def call() -> None:
+        async with r:
+            await r.acomplete("wf", "answer", [{"role": "user", "content": "q"}])
+
+    started = time.monotonic()
+    with pytest.raises(RoutingUnavailable, match="ProviderTimeout"):
+        asyncio.run(call())
+    assert time.monotonic() - started < retry.deadline_s + SLACK_S

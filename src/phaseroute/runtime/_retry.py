@@ -40,13 +40,14 @@ class _Uniform(Protocol):
 class RetryPolicy:
     """How hard one call tries before it gives up on a model, and on the whole chain.
 
-    `deadline_s` bounds a call from start to answer, fallbacks included; each attempt gets
-    at most `attempt_timeout_s` of it (sync attempts then run on a worker thread the caller
-    can stop waiting for). `attempt_timeout_s=None` runs attempts in the caller's thread,
-    bounded only by the provider's own timeout: faster, but a hung upstream can then
-    overrun the deadline by that much. A ``retry-after`` longer than `max_retry_after_s`
-    (or than the time left) moves on to the next model instead of waiting. Every field is
-    checked here, so a bad value fails at construction with a `RequestError` naming it.
+    `deadline_s` bounds a call from start to its last byte, fallbacks and streams included;
+    each attempt gets at most `attempt_timeout_s` of it (sync attempts then run on a worker
+    thread the caller can stop waiting for). `attempt_timeout_s=None` runs sync attempts in
+    the caller's thread, bounded only by the provider's own timeout: faster, but a hung
+    upstream can then overrun the deadline by that much (async attempts and streams still
+    end by the deadline). A ``retry-after`` longer than `max_retry_after_s` (or than the
+    time left) moves on to the next model instead of waiting. Every field is checked here,
+    so a bad value fails at construction with a `RequestError` naming it.
     """
 
     max_attempts: int = 3  # per model
@@ -118,9 +119,12 @@ class CallState:
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
 
-    def attempt_timeout(self) -> float | None:
+    def attempt_timeout(self, *, within_deadline: bool = False) -> float | None:
+        """The bound of the next attempt. With no `attempt_timeout_s`, sync attempts trust
+        the provider's own timeout (None; see RetryPolicy); `within_deadline` attempts
+        (async ones, which cost nothing to cancel) still end by the call's deadline."""
         if self.policy.attempt_timeout_s is None:
-            return None  # trust the provider's own timeout; see RetryPolicy
+            return max(self.remaining(), 0.0) if within_deadline else None
         return min(self.policy.attempt_timeout_s, max(self.remaining(), 0.0))
 
     def skip(self, model: ModelChoice, why: str) -> None:
@@ -274,7 +278,7 @@ class RetryingChain:
                     break
                 t0 = self._clock.monotonic()
                 try:
-                    result = await send(provider, req, state.attempt_timeout())
+                    result = await send(provider, req, state.attempt_timeout(within_deadline=True))
                 except ProviderError as e:
                     state.failed(model, e, waited, self._clock.monotonic() - t0)
                     delay = _after_failure(state, model, e, i, self._rng)

@@ -198,10 +198,8 @@ class AsyncRoutedStream(_Base):
             self._result = result
             return
         try:
-            bound = _first_event_within_deadline(call)
-            opened, model = await router._arun(
-                call, router._primary_chain(call.decision), lambda p, r, t: _aopen(p, r, bound(t))
-            )
+            # async attempts are bounded by the deadline already (see CallState)
+            opened, model = await router._arun(call, router._primary_chain(call.decision), _aopen)
         except Exhausted:
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
