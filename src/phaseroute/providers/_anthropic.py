@@ -25,7 +25,14 @@ from phaseroute.providers._base import (
     TextDelta,
     Usage,
 )
-from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._durations import check_seconds
+from phaseroute.providers._http_errors import (
+    error_for_status,
+    scrubbed,
+    stream_broken,
+    transport_error,
+)
+from phaseroute.providers._secrets import Redactor
 
 _SDK_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)
 
@@ -187,7 +194,9 @@ class AnthropicProvider:
         name: str = "anthropic",
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        timeout = check_seconds("AnthropicProvider(timeout=...)", timeout)
         self._name = name
+        self._redact = Redactor.for_keys(api_key)
         self._client_args: dict[str, Any] = {
             "api_key": api_key,
             "base_url": base_url,
@@ -195,8 +204,11 @@ class AnthropicProvider:
             "max_retries": 0,  # the router is the only retry loop
             "default_headers": dict(default_headers or {}),
         }
+        # Both clients and their resources are built here, so no call pays for them
+        # against its timeout.
         self._client = anthropic.Anthropic(**self._client_args)
-        self._async: anthropic.AsyncAnthropic | None = None
+        self._async: anthropic.AsyncAnthropic | None = anthropic.AsyncAnthropic(**self._client_args)
+        _ = self._client.messages, self._async.messages
 
     @property
     def name(self) -> str:
@@ -208,7 +220,8 @@ class AnthropicProvider:
         return self._async
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
-        return _map_error(e, provider=self._name, model=request.model, **kw)
+        mapped = _map_error(e, provider=self._name, model=request.model, **kw)
+        return scrubbed(mapped, e, self._redact)
 
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         started = time.perf_counter()

@@ -26,7 +26,14 @@ from phaseroute.providers._base import (
     TextDelta,
     Usage,
 )
-from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._durations import check_seconds
+from phaseroute.providers._http_errors import (
+    error_for_status,
+    scrubbed,
+    stream_broken,
+    transport_error,
+)
+from phaseroute.providers._secrets import Redactor
 
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
 
@@ -164,7 +171,9 @@ class OpenAICompatProvider:
         stream_usage: bool = True,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        timeout = check_seconds("OpenAICompatProvider(timeout=...)", timeout)
         self._name = name
+        self._redact = Redactor.for_keys(api_key)
         self._max_tokens_param = max_tokens_param
         self._stream_usage = stream_usage
         self._client_args: dict[str, Any] = {
@@ -174,8 +183,11 @@ class OpenAICompatProvider:
             "max_retries": 0,  # the router is the only retry loop
             "default_headers": dict(default_headers or {}),
         }
+        # Both clients and their resources are built here, so no call pays for them
+        # against its timeout.
         self._client = openai.OpenAI(**self._client_args)
-        self._async: openai.AsyncOpenAI | None = None
+        self._async: openai.AsyncOpenAI | None = openai.AsyncOpenAI(**self._client_args)
+        _ = self._client.chat.completions, self._async.chat.completions
 
     @property
     def name(self) -> str:
@@ -224,7 +236,8 @@ class OpenAICompatProvider:
         )
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
-        return _map_error(e, provider=self._name, model=request.model, **kw)
+        mapped = _map_error(e, provider=self._name, model=request.model, **kw)
+        return scrubbed(mapped, e, self._redact)
 
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         started = time.perf_counter()

@@ -1,7 +1,10 @@
 """What `Router.from_policy` builds from a policy: providers, the usage ledger, the audit trail.
 
-Providers are built on first use, so a policy naming an Anthropic provider can be loaded,
-explained or served by replay overrides without its API key ever being read.
+Providers are built with the router, before any call's clock starts: importing an SDK and
+building its clients takes seconds, which a first call must not pay against its attempt
+timeout. A provider whose secret cannot be read yet is left to be built on first use (its
+`SecretError` then names the missing key), so loading or explaining a policy, or serving it
+through replay overrides, never needs a key it does not use.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
 from phaseroute.audit import AuditTrail, DirectoryWitness, load_signing_key
-from phaseroute.errors import RequestError
+from phaseroute.errors import RequestError, SecretError
 from phaseroute.policy import RoutingPlan
 from phaseroute.policy._schema import AnthropicProvider as AnthropicConfig
 from phaseroute.policy._schema import OpenAICompatProvider as OpenAICompatConfig
@@ -127,8 +130,16 @@ def build_providers(plan: RoutingPlan, overrides: Mapping[str, Provider]) -> dic
         if name in overrides:
             built[name] = overrides[name]
         else:
-            built[name] = LazyProvider(name, _factory(name, config, plan.base_dir))
+            built[name] = _built_now(LazyProvider(name, _factory(name, config, plan.base_dir)))
     return built
+
+
+def _built_now(lazy: LazyProvider) -> Provider:
+    """The provider itself, built now; still lazy when its secret cannot be read yet."""
+    try:
+        return lazy.built
+    except SecretError:
+        return lazy
 
 
 def database_location(plan: RoutingPlan, database: str | Path | None) -> str | Path:

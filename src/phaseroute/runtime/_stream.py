@@ -1,8 +1,9 @@
 """Streamed routed calls: text deltas as they arrive, the full result at the end.
 
 Rules: retries and fallback happen only before the first event reaches the caller (after
-that a failure cannot be undone, so it raises `IncompleteResponse`); a stream that is cut
-off, stalls, or is closed early is never reported complete — it is recorded as incomplete
+that a failure cannot be undone, so it raises `IncompleteResponse`); the call's
+`deadline_s` bounds the stream to its last byte; a stream that is cut off, stalls, runs
+past the deadline or is closed early is never reported complete — it is recorded as incomplete
 in the ledger (and, for recorded phases, in the audit trail with `stream_complete=False`).
 For recorded phases the audit append happens after the last delta and before the stream
 finishes: `.result` only exists for an audited answer, and a failed append raises
@@ -13,7 +14,7 @@ cascade ended), as one delta.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from phaseroute.errors import IncompleteResponse, RequestError
@@ -42,6 +43,16 @@ async def _aopen(
     stream = AsyncEventStream(provider, request)
     await stream.prime(timeout)
     return stream
+
+
+def _first_event_within_deadline(call: Call) -> Callable[[float | None], float]:
+    """The wait for a stream's first event: the attempt timeout, or — with no attempt
+    timeout — what is left of the call's deadline (a stream never outlives `deadline_s`)."""
+
+    def bound(timeout: float | None) -> float:
+        return timeout if timeout is not None else max(call.state.remaining(), 0.0)
+
+    return bound
 
 
 class _Base:
@@ -116,14 +127,17 @@ class RoutedStream(_Base):
             self._result = result
             return
         try:
+            bound = _first_event_within_deadline(call)
             opened, model = router._run(
-                call, router._primary_chain(call.decision), router._workers.open_stream
+                call,
+                router._primary_chain(call.decision),
+                lambda p, r, t: router._workers.open_stream(p, r, bound(t)),
             )
         except Exhausted:
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
         try:
-            for event in opened.events(router.retry.attempt_timeout_s):
+            for event in opened.events(router.retry.attempt_timeout_s, call.state):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
                     yield event.text
@@ -184,12 +198,13 @@ class AsyncRoutedStream(_Base):
             self._result = result
             return
         try:
+            # async attempts are bounded by the deadline already (see CallState)
             opened, model = await router._arun(call, router._primary_chain(call.decision), _aopen)
         except Exhausted:
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
         try:
-            async for event in opened.events(router.retry.attempt_timeout_s):
+            async for event in opened.events(router.retry.attempt_timeout_s, call.state):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
                     yield event.text

@@ -10,6 +10,7 @@ hangs, cut-off streams and errors inside HTTP 200 streams — with the real bodi
 """
 
 from phaseroute.testing.upstream._script import (
+    ECHO_KEY,
     ModelBehaviour,
     Outcome,
     OutcomeKind,
@@ -21,6 +22,7 @@ from phaseroute.testing.upstream._script import (
 from phaseroute.testing.upstream._server import Upstream
 
 __all__ = [
+    "ECHO_KEY",
     "ModelBehaviour",
     "Outcome",
     "OutcomeKind",

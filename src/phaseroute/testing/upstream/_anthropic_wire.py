@@ -151,13 +151,13 @@ def stream_tail(answer: Answer, include_usage: bool) -> Iterator[bytes]:
     yield event("message_stop", {"type": "message_stop"})
 
 
-def stream_error(request_id: str) -> bytes:
+def stream_error(request_id: str, message: str | None = None) -> bytes:
     """The error event the API sends inside an HTTP 200 stream (e.g. overloaded mid-answer)."""
     return event(
         "error",
         {
             "type": "error",
-            "error": {"type": "overloaded_error", "message": "Overloaded"},
+            "error": {"type": "overloaded_error", "message": message or "Overloaded"},
             "request_id": request_id,
         },
     )

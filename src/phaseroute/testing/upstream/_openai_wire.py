@@ -190,7 +190,7 @@ def stream_tail(answer: Answer, include_usage: bool) -> Iterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-def stream_error(request_id: str) -> bytes:
+def stream_error(request_id: str, message: str | None = None) -> bytes:
     """An error inside an HTTP 200 stream: a `data:` line carrying an error object."""
     del request_id  # the chunk carries none; the header already did
     return (
@@ -198,8 +198,8 @@ def stream_error(request_id: str) -> bytes:
         + dumps(
             {
                 "error": {
-                    "message": "The server had an error while processing your request. Sorry "
-                    "about that!",
+                    "message": message
+                    or "The server had an error while processing your request. Sorry about that!",
                     "type": "server_error",
                     "param": None,
                     "code": None,

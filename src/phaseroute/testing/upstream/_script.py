@@ -8,6 +8,9 @@ from email.utils import formatdate
 from enum import StrEnum
 from typing import Literal
 
+# In an outcome's `message`: replaced by the API key the request carried.
+ECHO_KEY = "{api_key}"
+
 
 class OutcomeKind(StrEnum):
     """How one request ends. Error kinds send that provider's real status, body and headers."""
@@ -35,6 +38,8 @@ class Outcome:
     `retry_after` / `retry_after_ms` are raw header values (a number of seconds, or an
     HTTP-date — see `http_date`); `status` overrides the HTTP status of an error kind;
     `after_deltas` is how many text deltas a stream sends before it is cut or errors.
+    `message` replaces the error's text (also inside a STREAM_ERROR); `ECHO_KEY` in it
+    becomes the API key the request carried, as a careless upstream might echo it.
     A non-streamed request answers EARLY_END like CUT_OFF and STREAM_ERROR like OVERLOADED.
     """
 

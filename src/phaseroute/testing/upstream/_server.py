@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from phaseroute.testing.upstream import _anthropic_wire, _openai_wire
 from phaseroute.testing.upstream._answer import Answer, make_answer
 from phaseroute.testing.upstream._script import (
+    ECHO_KEY,
     ModelBehaviour,
     Outcome,
     OutcomeKind,
@@ -46,7 +47,7 @@ class _Wire(Protocol):
     def stream_head(self, answer: Answer) -> Iterator[bytes]: ...
     def stream_delta(self, answer: Answer, text: str) -> bytes: ...
     def stream_tail(self, answer: Answer, include_usage: bool) -> Iterator[bytes]: ...
-    def stream_error(self, request_id: str) -> bytes: ...
+    def stream_error(self, request_id: str, message: str | None = None) -> bytes: ...
     def error(
         self,
         outcome: Outcome,
@@ -221,6 +222,8 @@ class Upstream:
             return
         key = wire.api_key(headers)
         outcome, behaviour = self._admit(parsed, key)
+        if outcome.message is not None and ECHO_KEY in outcome.message:
+            outcome = replace(outcome, message=outcome.message.replace(ECHO_KEY, key or ""))
         kind = outcome.kind
         if not parsed.stream and kind in _STREAM_ONLY:
             kind = (
@@ -254,7 +257,7 @@ class Upstream:
             handler.close_connection = True  # no terminating chunk: the body is incomplete
             return
         if kind is OutcomeKind.STREAM_ERROR:
-            handler.write_chunk(wire.stream_error(request_id))
+            handler.write_chunk(wire.stream_error(request_id, outcome.message))
         elif kind is OutcomeKind.OK:
             for part in wire.stream_tail(answer, parsed.include_usage):
                 handler.write_chunk(part)
@@ -264,6 +267,10 @@ class Upstream:
 class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True  # server_close() joins the handler threads
+    # Many clients connecting at once (a concurrency benchmark) must queue, not be dropped:
+    # the default backlog of 5 makes the kernel drop handshakes, which clients see as
+    # resets or one-second SYN retransmits.
+    request_queue_size = 256
 
     def __init__(self, upstream: Upstream) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
