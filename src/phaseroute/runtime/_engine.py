@@ -15,7 +15,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
@@ -31,7 +31,7 @@ from phaseroute.runtime._accounting import (
 )
 from phaseroute.runtime._clock import Clock, SystemClock
 from phaseroute.runtime._ledger import UsageLedger
-from phaseroute.runtime._request import MessageLike, build_request
+from phaseroute.runtime._request import MessageLike, SystemLike, build_request
 from phaseroute.runtime._result import (
     Escalation,
     RouteDecision,
@@ -417,13 +417,14 @@ class RoutingEngine:
         workflow: str,
         phase: str,
         messages: Iterable[MessageLike],
-        system: str | None,
+        system: SystemLike | None,
         max_tokens: int,
         temperature: float | None,
-        stop: Iterable[str],
+        stop: Iterable[str] | str | None,
         case_id: str | None,
         metadata: Mapping[str, str] | None,
         stream: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> Call:
         route = self.decide(workflow, phase)
         request = build_request(
@@ -433,6 +434,7 @@ class RoutingEngine:
             temperature=temperature,
             stop=stop,
             metadata=metadata,
+            **(options or {}),
         )
         return Call(
             decision=self.plan.decisions[(workflow, phase)],

@@ -17,7 +17,7 @@ from typing import Any
 
 from phaseroute.costs import PriceBook
 from phaseroute.policy import load_plan
-from phaseroute.providers._base import CompletionRequest, Provider
+from phaseroute.providers._base import CompletionRequest, Provider, ThinkingConfig
 from phaseroute.runtime._accounting import (
     AuditSink,
 )
@@ -29,12 +29,38 @@ from phaseroute.runtime._providers import (
     database_location,
     open_audit,
 )
-from phaseroute.runtime._request import MessageLike
+from phaseroute.runtime._request import (
+    MessageLike,
+    SystemLike,
+    ToolChoiceLike,
+    ToolLike,
+)
 from phaseroute.runtime._result import (
     RoutedResponse,
 )
 from phaseroute.runtime._retry import Exhausted
 from phaseroute.runtime._stream import AsyncRoutedStream, RoutedStream
+
+
+def _options(
+    stop_sequences: Iterable[str] | None,
+    tools: Iterable[ToolLike] | None,
+    tool_choice: ToolChoiceLike | None,
+    parallel_tool_calls: bool | None,
+    top_p: float | None,
+    top_k: int | None,
+    thinking: ThinkingConfig | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The request options beyond the basic ones, in either SDK's spelling."""
+    return {
+        "stop_sequences": stop_sequences,
+        "tools": tools,
+        "tool_choice": tool_choice,
+        "parallel_tool_calls": parallel_tool_calls,
+        "top_p": top_p,
+        "top_k": top_k,
+        "thinking": thinking,
+    }
 
 
 class Router(RoutingEngine):
@@ -119,17 +145,34 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> RoutedResponse:
-        """Route one call of `workflow`/`phase` and return the answer with its history."""
+        """Route one call of `workflow`/`phase` and return the answer with its history.
+
+        `messages` may use either SDK's dialect: Anthropic content blocks (text, image,
+        document, tool_use, tool_result, thinking) or OpenAI messages (a leading system
+        message, image_url parts, assistant tool_calls, role "tool" results). The stop
+        parameter is `stop` or `stop_sequences`; `tools` take `ToolSpec`s or either SDK's
+        tool dicts; `tool_choice` a `ToolChoice`, "auto"/"any"/"required"/"none" or either
+        SDK's dict. The answer's blocks (text, tool calls) are on `.response.content`."""
         call = self._call(
-            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata
-        )
+            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
+        )  # fmt: skip
         return self._complete_call(call)[1]
 
     async def acomplete(
@@ -138,17 +181,27 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> RoutedResponse:
         """The async twin of `complete`."""
         call = self._call(
-            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata
-        )
+            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
+        )  # fmt: skip
         return (await self._acomplete_call(call))[1]
 
     def call_model(
@@ -191,18 +244,28 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> RoutedStream:
         """Route one call and stream its text. Iterate for deltas; `.result` is the
         `RoutedResponse` once the stream completed. See `RoutedStream` for the rules."""
         call = self._call(
             workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
             stream=True,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
         )  # fmt: skip
         return RoutedStream(self, call)
 
@@ -212,17 +275,27 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> AsyncRoutedStream:
         """The async twin of `stream`: ``async for delta in router.astream(...)``."""
         call = self._call(
             workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
             stream=True,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
         )  # fmt: skip
         return AsyncRoutedStream(self, call)
 
