@@ -78,6 +78,12 @@ def _route(decision: PhaseDecision, policy_hash: str) -> RouteDecision:
     )
 
 
+def _asks_for_tools(billed: Billed) -> bool:
+    """An answer that stops to call tools is not the step's result yet: the validator judges
+    the answer the step ends with (escalating then re-runs it with the whole tool history)."""
+    return billed.response.stop_reason == "tool_use"
+
+
 class RoutingEngine:
     """Routing machinery shared by `Router`'s sync, async and streaming calls.
 
@@ -187,7 +193,7 @@ class RoutingEngine:
 
     def _escalate(self, call: Call, billed: Billed) -> Billed:
         validator = self._validators.get(call.decision.key)
-        if validator is None or call.degraded:
+        if validator is None or call.degraded or _asks_for_tools(billed):
             return billed
         assert call.decision.escalation is not None
         verdict = validator(billed.response.text)
@@ -309,7 +315,7 @@ class RoutingEngine:
 
     async def _aescalate(self, call: Call, billed: Billed) -> Billed:
         validator = self._validators.get(call.decision.key)
-        if validator is None or call.degraded:
+        if validator is None or call.degraded or _asks_for_tools(billed):
             return billed
         assert call.decision.escalation is not None
         verdict = validator(billed.response.text)

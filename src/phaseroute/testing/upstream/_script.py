@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class OutcomeKind(StrEnum):
@@ -72,6 +72,31 @@ Api = Literal["anthropic", "openai"]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the upstream answers with (its id is made up on the wire)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool result the upstream received (Anthropic tool_result or OpenAI role tool)."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An answer with tool calls: optional text, then the calls (stop reason: tool use)."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     """A request as the upstream received it, normalised over both wire protocols."""
 
@@ -85,13 +110,16 @@ class UpstreamRequest:
     stream: bool
     include_usage: bool
     headers: Mapping[str, str] = field(repr=False)
+    tools: tuple[str, ...] = ()  # names of the tools offered
+    tool_results: tuple[ToolResult, ...] = ()  # results in the conversation, in order
+    tool_choice: Any = None  # as sent
 
     @property
     def last_user_text(self) -> str:
         return next((text for role, text in reversed(self.messages) if role == "user"), "")
 
 
-Reply = str | Callable[[UpstreamRequest], str]
+Reply = str | Turn | Callable[[UpstreamRequest], str | Turn]
 
 
 def default_reply(request: UpstreamRequest) -> str:
