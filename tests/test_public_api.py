@@ -17,6 +17,7 @@ PACKAGES = [
     "phaseroute.providers",
     "phaseroute.runtime",
     "phaseroute.testing",
+    "phaseroute.wire",
 ]
 
 
