@@ -3,6 +3,7 @@ cost levers (routing, caching, batches) side by side."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -152,3 +153,20 @@ def test_caching_cost_counts_reads_and_at_most_one_write_per_five_minutes() -> N
     expected = read * (d.volume - CACHE_WRITES_PER_DAY) + write * CACHE_WRITES_PER_DAY
     phase = next(p for p in levers.workflows[0].phases if p.phase == "intake_screening")
     assert phase.daily.caching == expected
+
+
+def test_cost_cli_reports_the_levers_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    from phaseroute.cli._app import run
+
+    assert run(["cost", str(ROOT / "examples/aml/phaseroute.yaml"), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    levers = doc["levers"]
+    total = levers["total"]
+    for lever in ("routing", "caching", "batch", "together"):
+        assert Decimal(total[lever]["saving"]) > 0
+    assert Decimal(total["together"]["saving"]) > Decimal(total["routing"]["saving"])
+    assert set(levers["batch_price_sources"]) == {"haiku", "opus"}
+    assert run(["cost", str(ROOT / "examples/aml/phaseroute.yaml")]) == 0
+    out = capsys.readouterr().out
+    for words in ("Cost levers", "prompt caching", "batch APIs", "together", "Batch price of"):
+        assert words in out
