@@ -26,6 +26,7 @@ class OutcomeKind(StrEnum):
     CUT_OFF = "cut_off"  # drop the connection part-way through the body
     EARLY_END = "early_end"  # a stream that ends cleanly before message_stop / [DONE]
     STREAM_ERROR = "stream_error"  # HTTP 200 stream that carries an error event part-way
+    EXPIRED = "expired"  # in a batch: the request expires unprocessed (live: a 500)
 
 
 @dataclass(frozen=True, slots=True)
