@@ -17,6 +17,7 @@ from anthropic.types import Message as SdkMessage
 from anthropic.types import RawMessageStreamEvent
 
 from phaseroute.errors import ProviderError
+from phaseroute.providers._anthropic_batch import AnthropicBatchAPI
 from phaseroute.providers._assemble import ContentAssembler
 from phaseroute.providers._base import (
     CompletionRequest,
@@ -282,6 +283,10 @@ class AnthropicProvider:
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def batch_api(self) -> AnthropicBatchAPI:
+        """The Message Batches API on this provider's client."""
+        return AnthropicBatchAPI(self._name, self._client, _map_error)
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

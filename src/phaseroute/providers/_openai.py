@@ -29,6 +29,7 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._openai_batch import OpenAIBatchAPI
 from phaseroute.wire import openai as wire
 
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
@@ -288,6 +289,10 @@ class OpenAICompatProvider:
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def batch_api(self) -> OpenAIBatchAPI:
+        """The Batch API (with Files) on this provider's client."""
+        return OpenAIBatchAPI(self._name, self._client, _map_error, self._max_tokens_param)
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

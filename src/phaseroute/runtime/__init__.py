@@ -4,6 +4,7 @@ loop), and usage accounting."""
 
 from __future__ import annotations
 
+from phaseroute.runtime._batches import BatchCollection, BatchHandle, BatchOutcome
 from phaseroute.runtime._clock import Clock, SystemClock
 from phaseroute.runtime._ledger import UsageLedger, UsageRecord, UsageTotals
 from phaseroute.runtime._plan_execute import (
@@ -29,6 +30,9 @@ from phaseroute.runtime._validators import Validator, Verdict, build_validator
 __all__ = [
     "AsyncRoutedStream",
     "AttemptRecord",
+    "BatchCollection",
+    "BatchHandle",
+    "BatchOutcome",
     "Clock",
     "Escalation",
     "PlanExecution",

@@ -18,9 +18,11 @@ from typing import Any
 from phaseroute.costs import PriceBook
 from phaseroute.policy import load_plan
 from phaseroute.providers._base import CompletionRequest, Provider, ThinkingConfig
+from phaseroute.providers._batch import BatchStatus
 from phaseroute.runtime._accounting import (
     AuditSink,
 )
+from phaseroute.runtime._batches import BatchCollection, BatchHandle, BatchRunner
 from phaseroute.runtime._engine import RoutingEngine
 from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.runtime._providers import (
@@ -298,5 +300,33 @@ class Router(RoutingEngine):
             ),
         )  # fmt: skip
         return AsyncRoutedStream(self, call)
+
+    # ------------------------------------------------------------------ batches
+
+    def submit_batch(
+        self, workflow: str, phase: str, requests: Iterable[Mapping[str, Any]]
+    ) -> BatchHandle:
+        """Send `requests` of a batch-tolerant phase (`batch: true`) as one batch to the
+        phase's primary model, through the provider's batch API (Anthropic Message Batches,
+        OpenAI Batch). Each request is a mapping with `messages` and the keyword arguments
+        of `complete` (`system`, `max_tokens`, `tools`, ...), plus an optional `custom_id`
+        (default: its index) and `case_id`. The handle serialises (`to_json`) for later."""
+        return BatchRunner(self).submit(workflow, phase, requests)
+
+    def batch_status(self, handle: BatchHandle) -> BatchStatus:
+        """Where the batch is; `.done` once it has ended, expired or been canceled."""
+        return BatchRunner(self).status(handle)
+
+    def cancel_batch(self, handle: BatchHandle) -> BatchStatus:
+        """Ask the provider to cancel what has not run yet."""
+        return BatchRunner(self).cancel(handle)
+
+    def collect(self, handle: BatchHandle, *, retry: bool = True) -> BatchCollection:
+        """Match a finished batch's results to its requests: every request gets exactly one
+        outcome (see `BatchOutcome`). Answers are billed at batch prices, recorded with the
+        batch flag and audited like any call of the phase; retryable failures, expiries and
+        answers that fail the phase's validator are re-run as ordinary routed calls unless
+        `retry=False`."""
+        return BatchRunner(self).collect(handle, retry=retry)
 
     # hooks for the stream classes (same module family; not public API)
