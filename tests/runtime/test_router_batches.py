@@ -202,3 +202,33 @@ def test_a_phase_must_declare_batch_and_requests_must_be_valid(
             [{"custom_id": "a", "messages": [{"role": "user", "content": "x"}]}] * 2,
         )  # fmt: skip
     router.close()
+
+
+def test_batch_cli_submit_status_collect(
+    tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phaseroute.cli._app import run
+
+    upstream.program("batch-small", reply="close")
+    path = policy(tmp_path, upstream, "openai")
+    # The CLI opens the policy's audit trail, which needs the phase's signing key.
+    text = path.read_text().replace("        record: true\n", "")
+    path.write_text(text)
+    file = tmp_path / "alerts.jsonl"
+    file.write_text("\n".join(json.dumps(r) for r in requests(5)) + "\n")
+    db = str(tmp_path / "cli.db")
+    args = ["--policy", str(path), "--workflow", "aml", "--phase", "screen", "--db", db]
+    assert run(["batch", "submit", str(file), *args]) == 0
+    assert "submitted batch batch_" in capsys.readouterr().out
+    assert run(["batch", "status", str(file)]) == 0
+    assert "in_progress" in capsys.readouterr().out
+    assert run(["batch", "collect", str(file)]) == 0
+    out = capsys.readouterr().out
+    assert "served 5" in out
+    assert "batch prices: genai-prices" in out
+    rows = [
+        json.loads(x) for x in (tmp_path / "alerts.jsonl.results.jsonl").read_text().splitlines()
+    ]
+    assert [r["custom_id"] for r in rows] == [f"alert-{i}" for i in range(5)]
+    assert all(r["batch_priced"] for r in rows)
+    assert run(["batch", "status", str(tmp_path / "nope.jsonl")]) == 1
