@@ -23,7 +23,17 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, batch, bench, cost, demo, measure, policy, usage
+    from phaseroute.cli import (
+        audit,
+        batch,
+        bench,
+        cost,
+        demo,
+        demo_agent,
+        measure,
+        policy,
+        usage,
+    )
 
     app = typer.Typer(
         name="phaseroute",
@@ -33,6 +43,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     demo.register(app)
+    demo_agent.register(app)
     policy.register(app)
     cost.register(app)
     usage.register(app)
