@@ -30,6 +30,7 @@ def build_app() -> typer.Typer:
         cost,
         demo,
         demo_agent,
+        drift,
         measure,
         policy,
         usage,
@@ -51,6 +52,7 @@ def build_app() -> typer.Typer:
     bench.register(app)
     audit.register(app)
     batch.register(app)
+    drift.register(app)
     return app
 
 

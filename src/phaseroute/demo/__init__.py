@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from phaseroute.demo._drift import DriftDemoResult, run_drift_demo
 from phaseroute.demo._run import DemoResult, PhaseOutcome, find_example, run_demo
 
 if TYPE_CHECKING:
@@ -24,8 +25,10 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AgentDemoResult",
     "DemoResult",
+    "DriftDemoResult",
     "PhaseOutcome",
     "find_example",
     "run_agent_demo",
     "run_demo",
+    "run_drift_demo",
 ]
