@@ -16,7 +16,7 @@ gives every request exactly one outcome:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -229,6 +229,53 @@ class BatchRunner:
             else None
         )
         return BatchCollection(handle, status, outcomes, source)
+
+    def call_model_batch(
+        self,
+        model_name: str,
+        requests: Sequence[CompletionRequest],
+        workflow: str,
+        phase: str | None,
+        poll_s: float,
+        timeout_s: float,
+    ) -> list[RoutedResponse]:
+        router = self._router
+        model = router.plan.models.get(model_name)
+        if model is None:
+            raise RequestError(
+                f"unknown model {model_name!r} (the catalogue has: {', '.join(router.plan.models)})"
+            )
+        api = self._api(model.provider)
+        items = [
+            BatchItem(str(i), replace(r, model=model.model_id)) for i, r in enumerate(requests)
+        ]
+        batch_id = api.submit(items)
+        waited = 0.0
+        status = api.status(batch_id)
+        while not status.done:
+            if waited >= timeout_s:
+                api.cancel(batch_id)
+                raise RequestError(
+                    f"batch {batch_id} of {model_name} did not end within {timeout_s:g} s — "
+                    "it was canceled; run again, or without --batch"
+                )
+            router.clock.sleep(poll_s)
+            waited += poll_s
+            status = api.status(batch_id)
+        by_id = {
+            r.custom_id: r for r in api.results(batch_id, {i.custom_id: i.request for i in items})
+        }
+        out: list[RoutedResponse] = []
+        for item in items:
+            found = by_id.get(item.custom_id)
+            if found is not None and found.outcome == "succeeded" and found.response is not None:
+                call = router._direct(model_name, item.request, workflow, phase)
+                out.append(router._finish(call, router._accountant.bill(model, found.response)))
+            else:  # not answered by the batch: asked live, with retries
+                out.append(
+                    router.call_model(model_name, item.request, workflow=workflow, phase=phase)
+                )
+        return out
 
     def _call(self, handle: BatchHandle, cid: str, request: CompletionRequest) -> Call:
         router = self._router

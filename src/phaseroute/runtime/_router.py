@@ -11,7 +11,7 @@ then recorded on the result, in the ledger and in the audit entry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +333,23 @@ class Router(RoutingEngine):
         of `complete` (`system`, `max_tokens`, `tools`, ...), plus an optional `custom_id`
         (default: its index) and `case_id`. The handle serialises (`to_json`) for later."""
         return BatchRunner(self).submit(workflow, phase, requests)
+
+    def call_model_batch(
+        self,
+        model_name: str,
+        requests: Sequence[CompletionRequest],
+        *,
+        workflow: str = "(direct)",
+        phase: str | None = None,
+        poll_s: float = 30.0,
+        timeout_s: float = 24 * 3600.0,
+    ) -> list[RoutedResponse]:
+        """`call_model` for many requests of one model as one batch (provider batch API,
+        batch prices), waiting for it (`poll_s` between status reads, at most `timeout_s`);
+        requests the batch could not answer are called live. Answers come in request order."""
+        return BatchRunner(self).call_model_batch(
+            model_name, requests, workflow, phase, poll_s, timeout_s
+        )
 
     def batch_status(self, handle: BatchHandle) -> BatchStatus:
         """Where the batch is; `.done` once it has ended, expired or been canceled."""

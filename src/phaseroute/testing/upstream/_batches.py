@@ -73,6 +73,11 @@ class BatchStore:
         if batch.api == "openai":
             self._write_openai_files(batch)
 
+    def ids(self) -> list[str]:
+        """Every batch created, oldest first."""
+        with self._lock:
+            return list(self._batches)
+
     def get(self, batch_id: str) -> Batch | None:
         with self._lock:
             return self._batches.get(batch_id)
