@@ -25,7 +25,19 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, demo, drift, init, measure, policy, usage
+    from phaseroute.cli import (
+        audit,
+        batch,
+        bench,
+        cost,
+        demo,
+        demo_agent,
+        drift,
+        init,
+        measure,
+        policy,
+        usage,
+    )
 
     app = typer.Typer(
         name="phaseroute",
@@ -37,12 +49,14 @@ def build_app() -> typer.Typer:
     )
     app.callback()(_root)
     demo.register(app)
+    demo_agent.register(app)
     policy.register(app)
     cost.register(app)
     usage.register(app)
     measure.register(app)
     bench.register(app)
     audit.register(app)
+    batch.register(app)
     drift.register(app)
     init.register(app)
     return app

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from phaseroute.cli._levers import levers_json, levers_markdown, levers_notes, levers_table
 from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.costs import (
     CostProjection,
@@ -24,6 +25,7 @@ from phaseroute.costs import (
     WorkflowCost,
     plot_sensitivity,
     project_costs,
+    project_levers,
     sensitivity,
 )
 from phaseroute.errors import RequestError
@@ -60,6 +62,7 @@ def cost(
     plan = load_plan(policy)
     book = PriceBook.from_policy(plan.policy)
     projection = project_costs(plan, book, workflow)
+    levers = project_levers(plan, book, workflow)
     models = {w.workflow: sensitivity(w) for w in projection.workflows}
     plots: list[PlotFiles] = []
     if plot_dir is not None:
@@ -67,9 +70,9 @@ def cost(
             if isinstance(s, Sensitivity):
                 plots.append(_plot(s, plot_dir, projection))
     if fmt is Format.json:
-        emit_json(as_json(projection, models, plots))
+        emit_json({**as_json(projection, models, plots), "levers": levers_json(levers)})
     elif fmt is Format.markdown:
-        emit(markdown(projection, models, plots))
+        emit(markdown(projection, models, plots) + levers_markdown(levers))
     else:
         console = Console(highlight=False)
         for part in render(projection, models, plots, plot_dir is not None).renderables:
@@ -77,6 +80,8 @@ def cost(
                 print_table(console, part)
             else:
                 console.print(part)
+        print_table(console, levers_table(levers))
+        console.print(levers_notes(levers))
 
 
 def _plot(s: Sensitivity, directory: Path, p: CostProjection) -> PlotFiles:

@@ -106,6 +106,8 @@ def usage(
             Column("escal-\nated", justify="right", kind="number"),
             Column("failed", justify="right", kind="number"),
             Column("tokens\nin → out", justify="right", kind="number"),
+            Column("cached", justify="right", kind="number"),
+            Column("batch", justify="right", kind="number"),
             Column("cost", justify="right", kind="number"),
             Column("top-tier\ncost", justify="right", kind="number"),
             Column("saving", justify="right", kind="number"),
@@ -123,6 +125,8 @@ def usage(
             f"{r.escalated:,}",
             f"{r.unavailable + r.incomplete:,}",
             f"{r.input_tokens:,}\n→ {r.output_tokens:,}",
+            _share(r.cached_share),
+            f"{r.batch_calls:,}",
             _money(r.cost) + (f"\n+{r.unpriced} unpriced" if r.unpriced else ""),
             _money(r.counterfactual_cost),
             _saving(r.saving),
@@ -152,6 +156,11 @@ def _unknown_names(
         )
 
 
+def _share(value: float | None) -> str:
+    """The share of input read from the prompt cache (cache reads ÷ all input tokens)."""
+    return "—" if value is None else f"{value:.0%}"
+
+
 def _doc(r: UsageTotals) -> dict[str, object]:
     return {
         "workflow": r.workflow,
@@ -165,6 +174,8 @@ def _doc(r: UsageTotals) -> dict[str, object]:
         "output_tokens": r.output_tokens,
         "cache_read_tokens": r.cache_read_tokens,
         "cache_write_tokens": r.cache_write_tokens,
+        "cached_share": None if r.cached_share is None else round(r.cached_share, 4),
+        "batch_calls": r.batch_calls,
         "cost": str(r.cost),
         "unpriced_calls": r.unpriced,
         "counterfactual_cost": str(r.counterfactual_cost),
