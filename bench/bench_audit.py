@@ -1,8 +1,11 @@
 """Audit trail throughput: durable appends per second and records verified per second.
 
 Every figure has a baseline measured in the same run: for appends, a bare one-row
-INSERT + COMMIT with the same durability settings (the fsync floor of the disk); for
-verification, reading the rows alone.
+INSERT + COMMIT of a row as large as a record with its content, with the same durability
+settings (the fsync floor of the disk); for verification, reading the rows alone. SQLite
+variants run interleaved (baseline, schema, one writer, batches, threads, then again), and
+each ratio is the median of the per-round ratios, so a disk whose speed drifts during the
+run moves numerator and denominator together.
 
     python bench/bench_audit.py [--records 100000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -40,12 +43,12 @@ def median_rate(n: int, fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(rates)
 
 
-def sqlite_floor(path: Path, n: int) -> None:
+def sqlite_floor(path: Path, n: int, size: int) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("CREATE TABLE IF NOT EXISTS t (seq INTEGER PRIMARY KEY, body TEXT)")
-    body = "x" * 1200
+    body = "x" * size
     for _ in range(n):
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO t (body) VALUES (?)", (body,))
@@ -79,27 +82,20 @@ def schema_floor(path: Path, bodies: list[tuple[str, str, str]]) -> None:
 
 def bench_sqlite(tmp: Path, key: Ed25519PrivateKey, n: int, repeats: int) -> None:
     entries = [sample_entry(i) for i in range(n)]
-    floor = median_rate(n, lambda: sqlite_floor(tmp / f"floor-{uuid.uuid4().hex}.db", n), repeats)
     rows = []
     for e in entries:
         rec = encode_record(e, "2026-11-27T00:00:00.000000Z")
         rows.append((rec.body, rec.request_json or "", rec.response_text or ""))
-    schema = median_rate(
-        n, lambda: schema_floor(tmp / f"schema-{uuid.uuid4().hex}.db", rows), repeats
-    )
+    size = len(rows[0][0]) + len(rows[0][1]) + len(rows[0][2]) + 2 * 64
     trail = AuditTrail.open(tmp / "single.db", signing_key=key)
 
     def single() -> None:
         for e in entries:
             trail.append(e)
 
-    one = median_rate(n, single, repeats)
-
     def batched() -> None:
         for i in range(0, n, 100):
             trail.append_many(entries[i : i + 100])
-
-    batch = median_rate(n, batched, repeats)
 
     def threads() -> None:
         def work(part: list) -> None:  # type: ignore[type-arg]
@@ -112,14 +108,42 @@ def bench_sqlite(tmp: Path, key: Ed25519PrivateKey, n: int, repeats: int) -> Non
         for th in ts:
             th.join()
 
-    grouped = median_rate(n, threads, repeats)
+    variants: dict[str, Callable[[], None]] = {
+        "floor": lambda: sqlite_floor(tmp / f"floor-{uuid.uuid4().hex}.db", n, size),
+        "schema": lambda: schema_floor(tmp / f"schema-{uuid.uuid4().hex}.db", rows),
+        "single": single,
+        "batch": batched,
+        "threads": threads,
+    }
+    rates: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            rates[name].append(median_rate(n, fn, 1))
     trail.close()
-    print(f"SQLite (WAL, synchronous=FULL), {n} appends, median of {repeats}:")
-    print(f"  baseline: bare INSERT+COMMIT          {floor:9.0f} /s")
-    print(f"  append's SQL, rows precomputed        {schema:9.0f} /s  ({schema / floor:.2f}x)")
-    print(f"  append(), one writer                  {one:9.0f} /s  ({one / floor:.2f}x baseline)")
-    print(f"  append_many(100), one writer          {batch:9.0f} /s  ({batch / floor:.2f}x)")
-    print(f"  append(), 8 threads (group commit)    {grouped:9.0f} /s  ({grouped / floor:.2f}x)")
+
+    def ratio(name: str) -> float:
+        return statistics.median(r / f for r, f in zip(rates[name], rates["floor"], strict=True))
+
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(
+        f"SQLite (WAL, synchronous=FULL), {n} appends, {repeats} interleaved rounds "
+        f"(medians; ratio = median of per-round ratios), row size {size} bytes:"
+    )
+    print(f"  baseline: bare INSERT+COMMIT          {med['floor']:9.0f} /s")
+    print(
+        f"  append's SQL, rows precomputed        {med['schema']:9.0f} /s  ({ratio('schema'):.2f}x)"
+    )
+    print(
+        f"  append(), one writer                  {med['single']:9.0f} /s  "
+        f"({ratio('single'):.2f}x baseline)"
+    )
+    print(
+        f"  append_many(100), one writer          {med['batch']:9.0f} /s  ({ratio('batch'):.2f}x)"
+    )
+    print(
+        f"  append(), 8 threads (group commit)    {med['threads']:9.0f} /s  "
+        f"({ratio('threads'):.2f}x)"
+    )
 
 
 def _pg_writer(url: str, n: int, key_bytes: bytes, start: multiprocessing.Barrier) -> None:  # type: ignore[type-arg]
@@ -132,7 +156,7 @@ def _pg_writer(url: str, n: int, key_bytes: bytes, start: multiprocessing.Barrie
     trail.close()
 
 
-def bench_postgres(base: str, key: Ed25519PrivateKey, n: int, writers: int) -> None:
+def bench_postgres(base: str, key: Ed25519PrivateKey, n: int, writers: int, size: int) -> None:
     schema = f"bench_audit_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -143,7 +167,7 @@ def bench_postgres(base: str, key: Ed25519PrivateKey, n: int, writers: int) -> N
             conn.commit()
             t = time.perf_counter()
             for _ in range(n):
-                conn.execute("INSERT INTO floor (body) VALUES (%s)", ("x" * 1200,))
+                conn.execute("INSERT INTO floor (body) VALUES (%s)", ("x" * size,))
                 conn.commit()
             floor = n / (time.perf_counter() - t)
         AuditTrail.open(url).close()
@@ -211,11 +235,41 @@ def bench_verify(tmp: Path, key: Ed25519PrivateKey, n: int, repeats: int) -> Non
     base = median_rate(n, read_only, repeats)
     rate = median_rate(n, full, repeats)
     chain = median_rate(n, chain_only, repeats)
+    proofs = _proof_times(trail, trusted, n)
     trail.close()
     print(f"Verification, {n} records on SQLite, median of {repeats}:")
     print(f"  baseline: read the rows only          {base:9.0f} /s")
     print(f"  verify (chain + checkpoints + content){rate:9.0f} /s  ({rate / base:.2f}x baseline)")
     print(f"  verify --no content (chain only)      {chain:9.0f} /s  ({chain / base:.2f}x)")
+    if proofs is not None:
+        prove_ms, check_ms, size = proofs
+        print(
+            f"  prove one record of {n} (median of 21): {prove_ms:.1f} ms; verify-proof "
+            f"{check_ms:.2f} ms; proof file {size} bytes"
+        )
+
+
+def _proof_times(trail: AuditTrail, trusted: dict, n: int) -> tuple[float, float, int] | None:  # type: ignore[type-arg]
+    try:
+        from phaseroute.audit import prove_inclusion, verify_proof
+    except ImportError:  # the version before Merkle proofs
+        return None
+    import json
+
+    prove, check, sizes = [], [], []
+    for seq in range(1, n, max(1, n // 21)):
+        t = time.perf_counter()
+        doc = prove_inclusion(trail.store, seq)
+        prove.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        assert verify_proof(doc, trusted).ok
+        check.append(time.perf_counter() - t)
+        sizes.append(len(json.dumps(doc)))
+    return (
+        statistics.median(prove) * 1000,
+        statistics.median(check) * 1000,
+        int(statistics.median(sizes)),
+    )
 
 
 def main() -> None:
@@ -230,7 +284,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         bench_sqlite(tmp, key, args.appends, args.repeats)
-        bench_postgres(args.postgres, key, args.appends // 2, args.writers)
+        rec = encode_record(sample_entry(0), "2026-11-27T00:00:00.000000Z")
+        size = len(rec.body) + len(rec.request_json or "") + len(rec.response_text or "") + 128
+        bench_postgres(args.postgres, key, args.appends // 2, args.writers, size)
         bench_verify(tmp, key, args.records, args.repeats)
 
 

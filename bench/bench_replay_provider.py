@@ -17,7 +17,7 @@ from pathlib import Path
 from phaseroute.providers import CompletionRequest, Message, ReplayProvider
 from phaseroute.recorded import read_recorded
 
-MMLU = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "recorded" / "mmlu.jsonl"
+MMLU = Path(__file__).resolve().parent.parent / "examples" / "mmlu" / "mmlu.jsonl.gz"
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from phaseroute.measure import SequentialComparison, compare_paired
 from phaseroute.measure._stats_intervals import items_for_power
 from phaseroute.recorded import read_recorded
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded" / "mmlu.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "examples" / "mmlu" / "mmlu.jsonl.gz"
 REFERENCE = "gpt-4-1106-preview"
 CANDIDATE = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 

@@ -58,5 +58,5 @@ def sqlite_path(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def mmlu_path() -> Path:
     if not MMLU.exists():
-        pytest.fail(f"the shared recorded data is missing: {MMLU}")
+        pytest.fail(f"the shipped recorded data is missing: {MMLU}")
     return MMLU

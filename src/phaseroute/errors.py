@@ -11,6 +11,7 @@ are different branches, so callers and the CLI can treat them differently::
     │   ├── DatabaseStateError         the database is not in a state phaseroute can use
     │   ├── SecretError                an env:/file: secret reference is malformed or missing
     │   ├── RequestError               a call names an unknown workflow/phase or bad arguments
+    │   │   └── CommandLineError           a missing or conflicting command-line option; exit 2
     │   └── GatewayRefusal             the gateway refused a client's request (HTTP status)
     │       ├── Unauthenticated            401: no key, or an unknown or revoked one
     │       ├── Forbidden                  403: the key may not use this workflow
@@ -117,6 +118,11 @@ class SecretError(UserError):
 
 class RequestError(UserError):
     """A call names an unknown workflow or phase, or passes bad arguments."""
+
+
+class CommandLineError(RequestError):
+    """The command line itself is wrong: a required option is missing, two options conflict,
+    or an option's value has the wrong form. The CLI exits 2 (a usage error)."""
 
 
 class GatewayRefusal(UserError):

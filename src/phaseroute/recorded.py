@@ -64,6 +64,11 @@ class RecordedOutcomes:
             return 1.0
         return (score - self.score_min) / span
 
+    @property
+    def answers_recorded(self) -> int:
+        """How many (item, model) answers carry their text (the optional ``responses``)."""
+        return sum(len(it.responses) for it in self.items)
+
     def __iter__(self) -> Iterator[RecordedItem]:
         return iter(self.items)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,10 @@ def test_verify_names_the_first_bad_seq(trail_db: Path, capsys: pytest.CaptureFi
 
 
 def test_verify_needs_a_trust_anchor(trail_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["audit", "verify", "--db", str(trail_db)]) == 1
-    assert "--public-key" in capsys.readouterr().err
+    assert run(["audit", "verify", "--db", str(trail_db)]) == 2  # a usage error
+    err = capsys.readouterr().err
+    assert "--public-key" in err
+    assert "phaseroute audit verify --help" in err
 
 
 def test_verify_of_a_missing_database_says_so(
@@ -98,12 +101,19 @@ def test_show_stats_and_erase(trail_db: Path, capsys: pytest.CaptureFixture[str]
     assert [d["seq"] for d in docs] == [3]
     assert docs[0]["record"]["request_id"] == "req_000002"
     assert docs[0]["response"].startswith("Provision applies")
-    assert run(["audit", "erase", "--db", str(trail_db), "--seq", "3"]) == 0
+    assert run(["audit", "show", "--db", str(trail_db), "--case", "CASE-0002"]) == 0
+    shown = capsys.readouterr().out
+    assert "None" not in shown
+    assert re.search(r"latency \d+(\.\d+)? (ms|s)[,\n]", shown)
+    assert re.search(r"cost (\d[\d,]*(\.\d+)? USD|unpriced)", shown)
+    erase = ["audit", "erase", "--db", str(trail_db), "--seq", "3", "--reason", "GDPR Art. 17"]
+    assert run([*erase, "--authority", "DPO", "--key", "file:keys/audit.key"]) == 0
+    assert "erasure record 10" in capsys.readouterr().out
     assert run(["audit", "show", "--db", str(trail_db), "--case", "CASE-0002"]) == 0
     assert "content erased" in capsys.readouterr().out
     assert run(["audit", "stats", "--db", str(trail_db), "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
-    assert (s["records"], s["erased"], s["last_checkpoint_seq"]) == (9, 1, 9)
+    assert (s["records"], s["erased"], s["last_checkpoint_seq"]) == (10, 1, 10)
     assert run(["audit", "stats", "--db", str(trail_db)]) == 0
     assert "compliance_interpretation" in capsys.readouterr().out
     assert run(["audit", "show", "--db", str(trail_db), "--case", "NONE"]) == 1
@@ -115,7 +125,9 @@ def test_checkpoint_command_signs_an_orphaned_tail(
 ) -> None:
     with AuditTrail.open(trail_db) as unsigned:  # a writer without the key
         unsigned.append(sample_entry(99))
-    assert run(["audit", "verify", "--db", str(trail_db), "--public-key", "keys/audit.pub"]) == 1
-    assert "head not covered by a checkpoint" in capsys.readouterr().out
+    assert run(["audit", "verify", "--db", str(trail_db), "--public-key", "keys/audit.pub"]) == 5
+    out = capsys.readouterr().out
+    assert "UNSIGNED TAIL" in out
+    assert "head not covered by a checkpoint" in out
     assert run(["audit", "checkpoint", "--db", str(trail_db), "--key", "file:keys/audit.key"]) == 0
     assert run(["audit", "verify", "--db", str(trail_db), "--public-key", "keys/audit.pub"]) == 0

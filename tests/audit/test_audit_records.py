@@ -178,10 +178,14 @@ def test_redacted_records_keep_only_digests(tmp_path: Path, signing_key: Ed25519
         assert redacted.content == "redacted"
         assert redacted.response is None
         assert redacted.fields["response_sha256"] == sha256_hex("secret answer")
-        assert trail.erase_content(2)
-        assert not trail.erase_content(2)
+        receipt = trail.erase([2], reason="GDPR Art. 17", authority="DPO")
+        assert receipt.sequence == 3
+        with pytest.raises(RequestError, match="no stored content to erase"):
+            trail.erase([2], reason="again", authority="DPO")
+        with pytest.raises(RequestError, match="no stored content to erase"):
+            trail.erase([1], reason="redacted: nothing stored", authority="DPO")
         s = stats(trail.store)
-        assert (s.records, s.redacted, s.erased) == (2, 1, 1)
+        assert (s.records, s.redacted, s.erased) == (3, 1, 1)
     with AuditTrail.open(tmp_path / "a.db") as trail:
         report = trail.verify([signing_key.public_key()])
     assert report.ok
@@ -193,18 +197,18 @@ def test_export_bundle_verifies_without_the_database(
 ) -> None:
     with AuditTrail.open(tmp_path / "a.db", signing_key=signing_key, checkpoint_every=4) as trail:
         trail.append_many([sample_entry(i) for i in range(10)])
-        trail.erase_content(3)
+        trail.erase([3], reason="GDPR Art. 17", authority="DPO")
         trail.checkpoint()
         summary = export_bundle(
             trail.store, tmp_path / "bundle", public_keys=[signing_key.public_key()]
         )
-    assert (summary.records, summary.covered_seq, summary.key_source) == (10, 10, "operator")
+    assert (summary.records, summary.covered_seq, summary.key_source) == (11, 11, "operator")
     (tmp_path / "a.db").unlink()
     report = verify_bundle(tmp_path / "bundle", [signing_key.public_key()])
     assert report.ok, [f.render() for f in report.findings]
-    assert (report.records, report.erased) == (10, 1)
+    assert (report.records, report.erased, report.erasures) == (11, 1, 1)
     manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
-    assert manifest["head_seq"] == 10
+    assert manifest["head_seq"] == 11
 
     lines = (tmp_path / "bundle" / "records.jsonl").read_text().splitlines()
     doc = json.loads(lines[5])

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from phaseroute.audit import AuditTrail, FindingKind, VerificationReport, trusted_keys
+from phaseroute.audit import AuditTrail, FindingKind, Verdict, VerificationReport, trusted_keys
 from phaseroute.audit._codec import link_hash, sha256_hex
 from phaseroute.audit._keys import key_id
 from phaseroute.audit._store import Checkpoint
@@ -66,6 +66,14 @@ class DBA:
                 text("SELECT prev_hash, hash, body FROM audit_records WHERE seq = :s"), {"s": seq}
             ).one()
         return prev, own, body
+
+    def checkpoint_note(self, seq: int) -> str:
+        with self.engine.connect() as conn:
+            return str(
+                conn.execute(
+                    text("SELECT note FROM audit_checkpoints WHERE seq = :s"), {"s": seq}
+                ).scalar_one()
+            )
 
     def body(self, seq: int) -> dict[str, Any]:
         return dict(json.loads(self.row(seq)[2]))
@@ -318,26 +326,33 @@ def test_rewriting_the_whole_chain_and_resigning_with_another_key(
         )
         signed = Checkpoint(**{**fake.__dict__, "signature": forger.sign(fake.payload()).hex()})
         dba.run(
-            "INSERT INTO audit_checkpoints VALUES (:seq, :head_hash, :count, :signed_at,"
+            "INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at, chain_id, key_id,"
+            " public_key, signature) VALUES (:seq, :head_hash, :count, :signed_at,"
             " :chain_id, :key_id, :public_key, :signature)",
             **signed.__dict__,
         )
     report = _verify(chain, signing_key)
-    kinds = {f.kind for f in report.findings}
-    assert FindingKind.BAD_SIGNATURE in kinds
-    _expect(report, FindingKind.UNCOVERED, 1)  # nothing is covered by a trusted signature
+    # The signatures are valid — for a key nobody trusts: the verdict names that key.
+    assert report.verdict is Verdict.UNTRUSTED_KEY
+    _expect(report, FindingKind.UNTRUSTED_KEY, 10)
+    assert key_id(forger.public_key()) in report.findings[0].message
     # ...and a verifier that trusted the forger's key would be fooled: the key is the anchor.
     assert chain.verify([forger.public_key()]).ok
 
 
-@pytest.mark.parametrize("column", ["head_hash", "signed_at", "signature", "count"])
+@pytest.mark.parametrize(
+    "column", ["head_hash", "signed_at", "signature", "count", "root_hash", "note"]
+)
 def test_altering_a_checkpoint_is_named_bad_signature(
     column: str, chain: AuditTrail, dba: DBA, signing_key: Ed25519PrivateKey
 ) -> None:
+    note = dba.checkpoint_note(20)
     value: Any = {
         "head_hash": "e" * 64,
         "signed_at": "2020-01-01T00:00:00Z",
         "signature": "00" * 64,
+        "root_hash": "e" * 64,
+        "note": note.replace("\n20\n", "\n21\n"),
     }
     dba.run(f"UPDATE audit_checkpoints SET {column} = :v WHERE seq = 20", v=value.get(column, 21))
     _expect(_verify(chain, signing_key), FindingKind.BAD_SIGNATURE, 20)
@@ -353,10 +368,11 @@ def test_deleting_all_checkpoints_leaves_the_chain_uncovered(
 def test_altering_stored_content_is_named_and_erasing_it_is_not(
     chain: AuditTrail, dba: DBA, signing_key: Ed25519PrivateKey
 ) -> None:
-    assert chain.erase_content(4)
+    chain.erase([4], reason="GDPR Art. 17 request", authority="DPO")
+    chain.checkpoint()
     report = _verify(chain, signing_key)
     assert report.ok
-    assert report.erased == 1
+    assert (report.erased, report.erasures) == (1, 1)
     dba.run("UPDATE audit_content SET response = 'No SAR needed.' WHERE seq = 9")
     _expect(_verify(chain, signing_key), FindingKind.CONTENT_ALTERED, 9)
 

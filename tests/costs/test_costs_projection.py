@@ -74,18 +74,6 @@ def test_phases_without_profile_or_volume_are_listed_not_zeroed() -> None:
     assert {c.phase for c in wf.phases} == {"screen", "decide"}
 
 
-def test_unpriced_model_leaves_phases_uncosted_with_the_fix() -> None:
-    text = HAND_POLICY.replace(
-        '    price: {input_per_mtok: "10", output_per_mtok: "50"}\n', ""
-    )  # the top model loses its override and the catalogue has no "in-house-large"
-    (wf,) = projection_of(text).workflows
-    assert wf.phases == ()
-    reason = {u.phase: u.reason for u in wf.uncosted}["screen"]
-    assert "no price for model 't' (in-house-large)" in reason
-    assert "models.t.price" in reason
-    assert isinstance(sensitivity(wf), NoSensitivity)
-
-
 def test_to_dict_carries_exact_money_strings_and_reasons() -> None:
     doc = projection_of(HAND_POLICY).to_dict()
     (wf,) = doc["workflows"]
@@ -171,6 +159,11 @@ def test_savings_monotone_in_volume_ratio_for_any_two_tier_policy(
         )
         .replace(
             '{input_per_mtok: "10", output_per_mtok: "50"}',
+            f'{{input_per_mtok: "{cheap_in * factor}", '
+            f'output_per_mtok: "{cheap_in * 4 * factor}"}}',
+        )
+        .replace(  # the middle tier priced like the top, so the tier order still holds
+            '{input_per_mtok: "3", output_per_mtok: "15"}',
             f'{{input_per_mtok: "{cheap_in * factor}", '
             f'output_per_mtok: "{cheap_in * 4 * factor}"}}',
         )

@@ -64,6 +64,14 @@ def test_recorded_phases_are_audited_and_the_chain_verifies(result: DemoResult) 
     assert result.audit.covered_seq == result.audit.head_seq
 
 
+def test_replayed_calls_count_output_tokens(result: DemoResult) -> None:
+    """The recorded MMLU answers carry no text: each counts the documented one token."""
+    assert result.answers_recorded == 0
+    for p in result.phases:
+        assert p.output_tokens == p.items * result.unrecorded_output_tokens > 0
+        assert p.input_tokens > p.items
+
+
 def test_reports_and_plots_are_written(result: DemoResult) -> None:
     for path in (*result.reports, *result.plots):
         assert path.is_file()
@@ -91,7 +99,13 @@ def test_cli_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "saving of",
         "verified with the public key",
         "intact",
+        "Replayed costs include both sides of every call",
+        "1 token(s) per answer",
     ):
-        assert words in out
+        assert words in " ".join(out.split())
+    # names are never cut inside a word (in a pipe they are whole, in every table row)
+    rows = [line.split() for line in out.splitlines() if line[:1].isalpha()]
+    names = {row[0] for row in rows if row}
+    assert {"typology_classification", "compliance_interpretation"} <= names
     assert run(["demo", "--example", str(tmp_path / "nowhere")]) == 1
     assert "no AML example found" in capsys.readouterr().err

@@ -54,20 +54,21 @@ def test_measure_one_phase_with_a_mapping_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        ([], "exactly one of --data DIR (live) or --outcomes FILE"),
-        (["--data", "d", "--outcomes", "o"], "exactly one of"),
-        (["--data", "d", "--map", "m"], "--map applies to --outcomes"),
-        (["--outcomes", "OUT", "--phase", "nope"], "no workflow of this policy has a phase"),
+        ([], "exactly one of --data DIR (live) or --outcomes FILE", 2),
+        (["--data", "d", "--outcomes", "o"], "exactly one of", 2),
+        (["--data", "d", "--map", "m"], "--map applies to --outcomes", 2),
+        (["--outcomes", "OUT", "--phase", "nope"], "no workflow of this policy has a phase", 1),
     ],
 )
 def test_usage_mistakes_are_one_clear_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str, code: int
 ) -> None:
+    """Missing or conflicting options are usage errors (2); a wrong name in them is input (1)."""
     policy, outcomes = replay_setup(tmp_path)
     args = [str(outcomes) if a == "OUT" else a for a in args]
-    assert run(["measure", str(policy), *args]) == 1
+    assert run(["measure", str(policy), *args]) == code
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err

@@ -149,6 +149,7 @@ def test_recall_evidence_can_route_a_missed_risk_phase_cheap(tmp_path: Path) -> 
 def test_audit_phase_evidence_agreeing_with_rule_1_is_cited(tmp_path: Path) -> None:
     data = two_tiers()
     data["workflows"]["wf"]["phases"]["screen"]["audit"] = True
+    data["audit"] = {"signing_key": "env:PHASEROUTE_TEST_AUDIT_KEY"}  # audited phases need one
     policy = measured(tmp_path, data, worse_scores())
     d = load_plan(policy).decision("wf", "screen")
     assert (d.tier, d.rule) == ("top", "rule 1: audit")
@@ -159,6 +160,7 @@ def test_audit_phase_evidence_agreeing_with_rule_1_is_cited(tmp_path: Path) -> N
 def test_audit_phase_evidence_for_a_cheaper_model_is_only_a_warning(tmp_path: Path) -> None:
     data = two_tiers()
     data["workflows"]["wf"]["phases"]["screen"]["audit"] = True
+    data["audit"] = {"signing_key": "env:PHASEROUTE_TEST_AUDIT_KEY"}  # audited phases need one
     policy = measured(tmp_path, data, same_scores())
     d = load_plan(policy).decision("wf", "screen")
     assert (d.tier, d.rule) == ("top", "rule 1: audit")

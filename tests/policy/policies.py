@@ -17,6 +17,7 @@ BASE: dict[str, Any] = {
         "large": {"provider": "p", "id": "claude-opus-5-5", "tier": "top"},
     },
     "controls": {"human": {"description": "an analyst reads every case"}},
+    "audit": {"signing_key": "env:PHASEROUTE_TEST_AUDIT_KEY"},
     "workflows": {
         "wf": {
             "phases": {

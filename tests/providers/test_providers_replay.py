@@ -20,6 +20,7 @@ from phaseroute.providers import (
     TextDelta,
     approximate_tokens,
 )
+from phaseroute.providers._replay import UNRECORDED_OUTPUT_TOKENS
 from phaseroute.recorded import RecordedOutcomes, read_recorded
 
 STRONG = "gpt-4-1106-preview"
@@ -76,7 +77,8 @@ def test_score_only_answer_names_the_model_and_counts_prompt_tokens(
     assert response.provider == "replay"
     assert response.usage.input_tokens == approximate_tokens(item.prompt)
     assert response.usage.input_tokens > 10
-    assert response.usage.output_tokens == 0  # no recorded response text
+    # No recorded answer text: the documented estimate, one token (a one-letter answer).
+    assert response.usage.output_tokens == UNRECORDED_OUTPUT_TOKENS == 1
     assert response.recorded_score == 0
     assert response.complete
 
@@ -172,7 +174,7 @@ def test_three_models_with_ten_point_scores_and_responses(three_models: Path) ->
         assert response.recorded_score == 1 + (4 * (MODELS.index(model) + 3)) % 10
         if model == "judge-small":
             assert response.text == SCORE_ONLY_TEXT
-            assert response.usage.output_tokens == 0
+            assert response.usage.output_tokens == UNRECORDED_OUTPUT_TOKENS
         else:
             assert response.text == f"Narrative 4 by {model}: the customer made 6 cash deposits."
             assert response.usage.output_tokens == approximate_tokens(response.text)
@@ -218,3 +220,40 @@ def test_generated_file_round_trips(three_models: Path) -> None:
         assert isinstance(scores, dict)
         for model in MODELS:
             assert replay.complete(by_item(model, item)).recorded_score == scores[model]
+
+
+def test_the_unrecorded_answer_length_is_a_setting(three_models: Path) -> None:
+    replay = ReplayProvider(three_models, unrecorded_output_tokens=40)
+    assert replay.complete(by_item("judge-small", "case-004")).usage.output_tokens == 40
+    recorded = replay.complete(by_item("judge-large", "case-004"))
+    assert recorded.usage.output_tokens == approximate_tokens(recorded.text)
+    with pytest.raises(ValueError, match="unrecorded_output_tokens"):
+        ReplayProvider(three_models, unrecorded_output_tokens=-1)
+
+
+def test_the_policy_sets_the_unrecorded_answer_length(three_models: Path) -> None:
+    from phaseroute.policy import load_plan
+    from phaseroute.runtime import Router
+
+    policy = three_models.parent / "p.yaml"
+    policy.write_text(
+        "version: 1\ntiers: [cheap, top]\n"
+        "providers:\n  rec: {type: replay, outcomes: "
+        + three_models.name
+        + ", unrecorded_output_tokens: 7}\n"
+        "models:\n"
+        "  small: {provider: rec, id: judge-small, tier: cheap,"
+        " price: {input_per_mtok: 1, output_per_mtok: 2}}\n"
+        "  large: {provider: rec, id: judge-large, tier: top,"
+        " price: {input_per_mtok: 3, output_per_mtok: 6}}\n"
+        "workflows:\n  w:\n    phases:\n      p:\n        kind: screening\n"
+        "        catastrophic_error: throughput\n        caught_by: review\n"
+        "controls:\n  review: {description: a human reviews}\n",
+        encoding="utf-8",
+    )
+    plan = load_plan(policy)
+    with Router.from_policy(policy) as router:
+        result = router.complete("w", "p", [{"role": "user", "content": "x"}],
+                                 metadata={"item": "case-005"})  # fmt: skip
+    assert plan.decision("w", "p").model.name == "small"
+    assert result.usage.output_tokens == 7

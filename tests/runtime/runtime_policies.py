@@ -20,6 +20,7 @@ models:
   large2: {provider: backup, id: gpt-4o, tier: frontier}
 controls:
   analyst: {description: an analyst reads every alert}
+audit: {signing_key: env:PHASEROUTE_TEST_AUDIT_KEY}   # tests inject the trail
 workflows:
   wf:
     phases:
@@ -55,3 +56,35 @@ def write_policy(directory: Path, text: str = FOUR_MODELS, name: str = "policy.y
     path = directory / name
     path.write_text(text)
     return path
+
+
+def wire_policy(
+    directory: Path, base_url: str, sdk: str, *, key: str = "test-key-0123456789", top: str
+) -> Path:
+    """Two tiers on one SDK provider at `base_url` (the local upstream); phases `wf/judge`
+    (audit-recorded) and `wf/answer` (not recorded) are routed to model id `top`. `sdk` is
+    "anthropic" or "openai"."""
+    (directory / "key.txt").write_text(key)
+    kind, url = (
+        ("anthropic", base_url) if sdk == "anthropic" else ("openai_compat", base_url + "/v1")
+    )
+    text = f"""
+version: 1
+tiers: [standard, frontier]
+providers:
+  up: {{type: {kind}, api_key: 'file:key.txt', base_url: '{url}'}}
+models:
+  mid: {{provider: up, id: {top}-mid, tier: standard}}
+  top: {{provider: up, id: {top}, tier: frontier}}
+workflows:
+  wf:
+    phases:
+      judge:
+        kind: judgment
+        catastrophic_error: missed_risk
+        record: true
+      answer:
+        kind: judgment
+        catastrophic_error: missed_risk
+"""
+    return write_policy(directory, text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from project_paths import AML_POLICY
 
-from phaseroute.audit import AuditTrail
+from phaseroute.audit import AuditTrail, generate_key_pair
 from phaseroute.errors import RoutingUnavailable
 from phaseroute.policy import load_plan
 from phaseroute.runtime import RetryPolicy, RoutedResponse, Router, UsageLedger
@@ -46,6 +46,7 @@ def aml_policy(tmp_path: Path, upstream: Upstream, sdk: str) -> Path:
     assert n == 1
     path = tmp_path / "phaseroute.yaml"
     path.write_text(text)
+    generate_key_pair(tmp_path / "keys", force=True)  # the example's documented first step
     return path
 
 

@@ -158,6 +158,7 @@ def verify_bundle(
     public_keys: Sequence[Ed25519PublicKey] = (),
     *,
     allow_uncovered: bool = False,
+    keep_leaves: bool = False,
 ) -> VerificationReport:
     """Verify an export bundle with no database; keys from the caller, else the bundle's."""
     manifest = read_manifest(directory)
@@ -197,6 +198,7 @@ def verify_bundle(
         head_seq=manifest.get("head_seq"),
         allow_uncovered=allow_uncovered,
         check_content=bool(manifest.get("content_included", True)),
+        keep_leaves=keep_leaves,
     )
     all_findings = sorted([*report.findings, *findings], key=finding_order)
     return VerificationReport(

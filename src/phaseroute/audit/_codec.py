@@ -20,13 +20,41 @@ from phaseroute.errors import AuditWriteFailed
 
 RECORD_FORMAT = "phaseroute.audit.record/1"
 CHECKPOINT_FORMAT = "phaseroute.audit.checkpoint/1"
+CHECKPOINT_FORMAT_V2 = "phaseroute.audit.checkpoint/2"
+ERASURE_FORMAT = "phaseroute.audit.erasure/1"
+# How an erasure body is recognised without parsing it (JCS: no spaces, fixed key spelling).
+ERASURE_MARK = f'"format":"{ERASURE_FORMAT}"'
 GENESIS_HASH = "0" * 64
 
-# Request keys that name credentials; compared after lower-casing and mapping '-' to '_'.
-_SECRET_KEYS = re.compile(
-    r"^(x_)?(api_?key|authorization|proxy_authorization|access_token|refresh_token|"
-    r"bearer|secret|client_secret|password|cookie|set_cookie|.*_api_key)$"
+# Request keys that name credentials, by rule rather than by list (docs/audit.md, "Credentials
+# are never stored"): the name is lower-cased and stripped of everything but letters and digits
+# (so `X-Auth-Token`, `xAuthToken` and `x_auth_token` are one name), then searched for a
+# credential word anywhere in it. Two families of harmless names are exempt: token *counts*
+# (`max_tokens`, `input_tokens`, `tokenizer`, `token_count`) and authorship (`author`,
+# `authored_by`, `authority`) — but `authorization`/`authorisation` still match.
+_CREDENTIAL_NAME = re.compile(
+    r"(access|refresh|session|bearer|auth|api|csrf|xsrf)tokens?"
+    r"|token(?!s|iz|count|limit|budget|usage)"
+    r"|secret|passw(or)?d|passphrase|credential|privatekey|apikey|accesskey|signingkey"
+    r"|auth(?!or(?!i[sz]))|cookie|bearer"
 )
+
+
+_NOT_ALNUM = re.compile(r"[\W_]+")
+# Keys every request carries, which the rule keeps; skipping the rule for them is only a
+# shortcut (a test holds every one of them to the rule).
+KEPT_WITHOUT_ASKING = frozenset(
+    {"system", "messages", "role", "content", "params", "max_tokens", "temperature", "text"}
+    | {"type", "model", "stop", "stop_sequences", "top_p", "top_k", "stream", "metadata"}
+)
+
+
+def is_credential_name(name: str) -> bool:
+    """True if a request key is named like a credential (see `_CREDENTIAL_NAME`)."""
+    if name in KEPT_WITHOUT_ASKING:
+        return False
+    return _CREDENTIAL_NAME.search(_NOT_ALNUM.sub("", name.lower())) is not None
+
 
 _CONTENT_FIELDS = ("request", "response_text", "redact")
 # The entry fields that go into the body as they are (after validation by AuditEntry).
@@ -79,7 +107,7 @@ def _strip(value: Any, path: str, removed: list[str]) -> Any:
                 raise AuditWriteFailed(
                     f"audit request document has a non-string key {key!r} at {path or '(root)'}"
                 )
-            if _SECRET_KEYS.match(key.lower().replace("-", "_")):
+            if is_credential_name(key):
                 removed.append(f"{path}.{key}" if path else key)
             elif type(item) in _LEAVES:
                 out[key] = item
@@ -130,17 +158,46 @@ def encode_record(entry: AuditEntry, recorded_at: str) -> EncodedRecord:
 
 
 def checkpoint_payload(
-    chain_id: str, seq: int, head_hash: str, count: int, signed_at: str, key_id: str
+    chain_id: str,
+    seq: int,
+    head_hash: str,
+    count: int,
+    signed_at: str,
+    key_id: str,
+    root_hash: str | None = None,
 ) -> bytes:
-    """The exact bytes an Ed25519 checkpoint signature covers."""
-    return canonical(
+    """The exact bytes an Ed25519 checkpoint signature covers.
+
+    Version 2 (with an RFC 9162 `root_hash`) adds the tree root; version 1 checkpoints of an
+    upgraded database keep verifying against the version 1 payload.
+    """
+    doc: dict[str, Any] = {
+        "chain_id": chain_id,
+        "count": count,
+        "format": CHECKPOINT_FORMAT,
+        "head_hash": head_hash,
+        "key_id": key_id,
+        "seq": seq,
+        "signed_at": signed_at,
+    }
+    if root_hash is not None:
+        doc["format"] = CHECKPOINT_FORMAT_V2
+        doc["root_hash"] = root_hash
+    return canonical(doc)
+
+
+def encode_erasure(
+    seqs: list[int], *, reason: str, authority: str, recorded_at: str
+) -> tuple[str, str]:
+    """The canonical body of an erasure record and its SHA-256: which records' content was
+    erased, why, and under which authority. It is chained like any record."""
+    body = canonical(
         {
-            "chain_id": chain_id,
-            "count": count,
-            "format": CHECKPOINT_FORMAT,
-            "head_hash": head_hash,
-            "key_id": key_id,
-            "seq": seq,
-            "signed_at": signed_at,
+            "authority": authority,
+            "erases": sorted(set(seqs)),
+            "format": ERASURE_FORMAT,
+            "reason": reason,
+            "recorded_at": recorded_at,
         }
     )
+    return body.decode("utf-8"), sha256_hex(body)

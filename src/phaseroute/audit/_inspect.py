@@ -28,8 +28,10 @@ def verify_store(
     *,
     allow_uncovered: bool = False,
     check_content: bool = True,
+    keep_leaves: bool = False,
 ) -> VerificationReport:
-    """Verify the whole chain in one consistent read of the database."""
+    """Verify the whole chain in one consistent read of the database (`keep_leaves`: keep
+    the RFC 9162 leaf hashes, for consistency proofs against a witness)."""
     with store.snapshot() as snap:
         head = snap.head()
         return verify_chain(
@@ -40,6 +42,7 @@ def verify_store(
             head_seq=head.last_seq,
             allow_uncovered=allow_uncovered,
             check_content=check_content,
+            keep_leaves=keep_leaves,
         )
 
 
@@ -160,7 +163,7 @@ def stats(store: ChainStore) -> AuditStats:
             for w, p, n in conn.execute(
                 text(
                     f"SELECT {f('workflow')} AS w, {f('phase')} AS p, COUNT(*) FROM audit_records"
-                    " r GROUP BY w, p ORDER BY w, p"
+                    f" r WHERE {f('workflow')} IS NOT NULL GROUP BY w, p ORDER BY w, p"
                 )
             )
         )
@@ -169,7 +172,8 @@ def stats(store: ChainStore) -> AuditStats:
             for a, b, n in conn.execute(
                 text(
                     f"SELECT {f('model_requested')} AS a, {f('model_reported')} AS b, COUNT(*)"
-                    " FROM audit_records r GROUP BY a, b ORDER BY a, b"
+                    f" FROM audit_records r WHERE {f('model_requested')} IS NOT NULL"
+                    " GROUP BY a, b ORDER BY a, b"
                 )
             )
         )

@@ -4,7 +4,16 @@
   append locks it, which is what serialises writers across threads, processes and replicas.
 - ``audit_records``: the chained records (seq, prev_hash, hash, canonical JSON body).
 - ``audit_content``: request and response text, keyed by seq; erasable, never chained itself.
-- ``audit_checkpoints``: Ed25519-signed (seq, head hash, count, time).
+- ``audit_checkpoints``: Ed25519-signed (seq, head hash, count, time); from migration 2 also
+  the RFC 9162 tree root at that size, the compact range it was computed from, and the signed
+  note (c2sp.org/tlog-checkpoint) that is the signature a verifier checks.
+- ``audit_tree`` (migration 2): cached roots of perfect subtrees of 256 leaves and more, so
+  inclusion and consistency proofs need a few lookups, not a pass over every record.
+
+Migration 2 drops the workflow/phase expression index (every append wrote its page; the
+summaries that used it scan the table anyway) and chains the erasures a version-1 database
+made silently (content blanked with ``erased_at`` set): one erasure record names them, so an
+upgraded trail verifies and says so.
 
 Records and checkpoints refuse UPDATE and DELETE by trigger. That stops accidents, not a
 database administrator (who can drop a trigger); the hash chain and signatures are what make
@@ -18,6 +27,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
+from phaseroute.audit._codec import encode_erasure, link_hash
 from phaseroute.storage.database import Migration
 
 COMPONENT = "audit"
@@ -105,4 +115,76 @@ def _create(conn: Connection) -> None:
     )
 
 
-MIGRATIONS = (Migration(1, "audit chain, records, content, checkpoints", _create),)
+_V2_COLUMNS = (
+    "ALTER TABLE audit_checkpoints ADD COLUMN root_hash CHAR(64)",
+    "ALTER TABLE audit_checkpoints ADD COLUMN compact TEXT",
+    "ALTER TABLE audit_checkpoints ADD COLUMN note TEXT",
+    "CREATE TABLE audit_tree ("
+    " level INTEGER NOT NULL,"
+    " idx BIGINT NOT NULL,"
+    " hash CHAR(64) NOT NULL,"
+    " PRIMARY KEY (level, idx))",
+)
+
+
+def _merkle_and_erasures(conn: Connection) -> None:
+    for ddl in _V2_COLUMNS:
+        conn.execute(text(ddl))
+    # One page less per append: summaries group by workflow/phase with a scan either way.
+    conn.execute(text("DROP INDEX audit_records_workflow"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "CREATE TRIGGER audit_tree_append_only BEFORE UPDATE OR DELETE ON audit_tree"
+                " FOR EACH ROW EXECUTE FUNCTION phaseroute_audit_append_only()"
+            )
+        )
+    else:
+        for op in ("UPDATE", "DELETE"):
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER audit_tree_no_{op.lower()} BEFORE {op} ON audit_tree"
+                    " BEGIN SELECT RAISE(ABORT, 'audit_tree is append-only'); END"
+                )
+            )
+    _chain_legacy_erasures(conn)
+
+
+def _chain_legacy_erasures(conn: Connection) -> None:
+    """Append one erasure record for content a version-1 trail erased without one."""
+    seqs = [
+        int(r[0])
+        for r in conn.execute(
+            text("SELECT seq FROM audit_content WHERE erased_at IS NOT NULL ORDER BY seq")
+        )
+    ]
+    if not seqs:
+        return
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    last_seq, last_hash = conn.execute(
+        text(f"SELECT last_seq, last_hash FROM audit_chain WHERE id = 1{lock}")
+    ).one()
+    body, body_sha = encode_erasure(
+        seqs,
+        reason="content erased by phaseroute before erasures were chained (schema version 1)",
+        authority="phaseroute audit migration 2",
+        recorded_at=now_iso(),
+    )
+    seq = int(last_seq) + 1
+    own = link_hash(seq, last_hash, body_sha)
+    conn.execute(
+        text("INSERT INTO audit_records (seq, prev_hash, hash, body) VALUES (:s, :p, :h, :b)"),
+        {"s": seq, "p": last_hash, "h": own, "b": body},
+    )
+    conn.execute(
+        text("UPDATE audit_chain SET last_seq = :s, last_hash = :h WHERE id = 1"),
+        {"s": seq, "h": own},
+    )
+
+
+MIGRATIONS = (
+    Migration(1, "audit chain, records, content, checkpoints", _create),
+    Migration(
+        2, "Merkle tree heads, signed notes, subtree cache, chained erasures", _merkle_and_erasures
+    ),
+)

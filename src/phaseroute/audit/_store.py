@@ -23,11 +23,20 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 
-from phaseroute.audit._codec import EncodedRecord, checkpoint_payload, link_hash
+from phaseroute.audit._codec import EncodedRecord, checkpoint_payload, encode_erasure, link_hash
 from phaseroute.audit._entry import AuditReceipt
 from phaseroute.audit._keys import key_id
+from phaseroute.audit._merkle import (
+    CACHE_LEVEL,
+    CompactRange,
+    SubtreeSource,
+    leaf_hash,
+    node_hash,
+    split_point,
+)
+from phaseroute.audit._note import TreeHead, origin_for, sign_head
 from phaseroute.audit._schema import COMPONENT, MIGRATIONS, now_iso
-from phaseroute.errors import AuditWriteFailed, StorageError
+from phaseroute.errors import AuditWriteFailed, RequestError, StorageError
 from phaseroute.storage.database import migrate, open_engine
 
 
@@ -61,7 +70,13 @@ class StoredRecord(NamedTuple):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A signed statement that the chain had `count` records ending in `head_hash` at `seq`."""
+    """A signed statement that the chain had `count` records ending in `head_hash` at `seq`.
+
+    `signature` covers the JCS `payload()` (every column; from schema version 2 also the
+    RFC 9162 `root_hash`). Version 2 checkpoints also carry `note`, the same tree head as a
+    C2SP signed note (tlog-checkpoint) for witnesses and proofs; `compact` is the compact
+    range the root was computed from (not signed: it only speeds up the next checkpoint).
+    """
 
     seq: int
     head_hash: str
@@ -71,10 +86,19 @@ class Checkpoint:
     key_id: str
     public_key: str  # raw Ed25519 public key, hex
     signature: str  # hex
+    root_hash: str | None = None
+    compact: str | None = None
+    note: str | None = None
 
     def payload(self) -> bytes:
         return checkpoint_payload(
-            self.chain_id, self.seq, self.head_hash, self.count, self.signed_at, self.key_id
+            self.chain_id,
+            self.seq,
+            self.head_hash,
+            self.count,
+            self.signed_at,
+            self.key_id,
+            self.root_hash,
         )
 
 
@@ -121,7 +145,8 @@ class _Statements:
             lock_head=_SELECT_HEAD,
             move_head="UPDATE audit_chain SET last_seq = ?, last_hash = ? WHERE id = 1",
             insert_checkpoint="INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at,"
-            " chain_id, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " chain_id, key_id, public_key, signature, root_hash, compact, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             move_head_and_checkpoint="UPDATE audit_chain SET last_seq = ?, last_hash = ?,"
             " checkpoint_seq = ?, checkpoint_at = ? WHERE id = 1",
             insert_records="INSERT INTO audit_records (seq, prev_hash, hash, body) VALUES ",
@@ -251,8 +276,10 @@ class ChainStore:
         signing_key: Ed25519PrivateKey | None,
         checkpoint_every: int,
         checkpoint_seconds: float,
+        signed: list[Checkpoint] | None = None,
     ) -> list[AuditReceipt]:
-        """Chain `records` after the head in one transaction; return once it is committed."""
+        """Chain `records` after the head in one transaction; return once it is committed.
+        A checkpoint signed in the same transaction is added to `signed`."""
         with self._write("record") as (driver, head):
             receipts, rows, content = _link(head, records)
             last = receipts[-1]
@@ -268,8 +295,10 @@ class ChainStore:
                 if not due:
                     driver.execute(self._sql.move_head, (last.sequence, last.record_hash))
             if due and signing_key is not None:
-                self._sign(driver, head, last.sequence, last.record_hash, signing_key)
-                receipts = [_checkpointed(r) for r in receipts]
+                cp = self._sign(driver, head, last.sequence, last.record_hash, signing_key)
+                receipts = [checkpointed(r) for r in receipts]
+                if signed is not None:
+                    signed.append(cp)
         return receipts
 
     def _insert_postgres(
@@ -295,15 +324,54 @@ class ChainStore:
     def _sign(
         self, driver: Any, head: ChainHead, seq: int, head_hash: str, key: Ed25519PrivateKey
     ) -> Checkpoint:
+        """Sign the tree head at `seq`: extend the last checkpoint's compact range by the
+        records since (RFC 9162 leaves), cache the perfect subtrees it completes, and sign
+        the tlog-checkpoint note. Runs once per checkpoint, never per append."""
+        p = self._param
+        row = driver.execute(
+            "SELECT seq, compact FROM audit_checkpoints WHERE compact IS NOT NULL"
+            " ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        compact = CompactRange() if row is None else CompactRange.decode(int(row[0]), row[1])
+        hashes = driver.execute(
+            p("SELECT hash FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"),
+            (compact.size, seq),
+        ).fetchall()
+        completed: list[tuple[int, int, bytes]] = []
+        compact.extend_hex((h for (h,) in hashes), completed)
+        if compact.size != seq:
+            raise AuditWriteFailed(
+                f"the audit chain has a gap below seq {seq}: cannot sign its tree head"
+            )
+        root = compact.root()
+        tree_head = TreeHead(origin_for(head.chain_id), seq, root)
         public = key.public_key()
         raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         unsigned = Checkpoint(
-            seq, head_hash, seq, now_iso(), head.chain_id, key_id(public), raw.hex(), ""
+            seq,
+            head_hash,
+            seq,
+            now_iso(),
+            head.chain_id,
+            key_id(public),
+            raw.hex(),
+            "",
+            root.hex(),
+            compact.encode(),
+            sign_head(tree_head, key),
         )
         cp = replace(unsigned, signature=key.sign(unsigned.payload()).hex())
         driver.execute(self._sql.insert_checkpoint, astuple(cp))
+        if completed:
+            driver.cursor().executemany(
+                p("INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)"),
+                [(level, idx, h.hex()) for level, idx, h in completed],
+            )
         driver.execute(self._sql.move_head_and_checkpoint, (seq, head_hash, seq, cp.signed_at))
         return cp
+
+    def _param(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
 
     def checkpoint(self, signing_key: Ed25519PrivateKey) -> Checkpoint | None:
         """Sign the current head if records exist past the last checkpoint."""
@@ -312,20 +380,53 @@ class ChainStore:
                 return None
             return self._sign(driver, head, head.last_seq, head.last_hash, signing_key)
 
-    def erase_content(self, seq: int) -> bool:
-        """Drop the request and response text of record `seq`; False if there was none."""
-        try:
-            with self.engine.begin() as conn:
-                result = conn.execute(
-                    text(
-                        "UPDATE audit_content SET request = NULL, response = NULL, erased_at = :t"
-                        " WHERE seq = :seq AND erased_at IS NULL"
-                    ),
-                    {"seq": seq, "t": now_iso()},
+    def erase(self, seqs: Sequence[int], *, reason: str, authority: str) -> AuditReceipt:
+        """Erase the request/response text of records `seqs` and chain an erasure record
+        naming them, the reason and the authority — one transaction, so content is never
+        missing without the record that explains it."""
+        wanted = sorted(set(seqs))
+        if not wanted:
+            raise RequestError("name at least one record to erase (--seq N)")
+        if not reason.strip() or not authority.strip():
+            raise RequestError(
+                "an erasure needs a reason and an authority (e.g. --reason 'GDPR Art. 17 "
+                "request 2026-114' --authority 'DPO, J. Smith')"
+            )
+        p = self._param
+        marks = ",".join("?" * len(wanted))
+        with self._write("erasure") as (driver, head):
+            rows = driver.execute(
+                p(
+                    "SELECT seq FROM audit_content WHERE erased_at IS NULL"
+                    f" AND request IS NOT NULL AND seq IN ({marks})"
+                ),
+                wanted,
+            ).fetchall()
+            missing = sorted(set(wanted) - {int(r[0]) for r in rows})
+            if missing:
+                raise RequestError(
+                    f"record(s) {', '.join(map(str, missing))} have no stored content to erase "
+                    "(redacted, already erased, an erasure record, or beyond the head)"
                 )
-                return bool(result.rowcount)
-        except SQLAlchemyError as e:
-            raise StorageError(f"could not erase the content of record {seq}: {_reason(e)}") from e
+            recorded_at = now_iso()
+            body, body_sha = encode_erasure(
+                wanted, reason=reason, authority=authority, recorded_at=recorded_at
+            )
+            seq = head.last_seq + 1
+            own = link_hash(seq, head.last_hash, body_sha)
+            driver.execute(
+                p("INSERT INTO audit_records (seq, prev_hash, hash, body) VALUES (?, ?, ?, ?)"),
+                (seq, head.last_hash, own, body),
+            )
+            driver.execute(
+                p(
+                    "UPDATE audit_content SET request = NULL, response = NULL, erased_at = ?"
+                    f" WHERE seq IN ({marks})"
+                ),
+                [recorded_at, *wanted],
+            )
+            driver.execute(self._sql.move_head, (seq, own))
+        return AuditReceipt(seq, own, head.last_hash, recorded_at)
 
     # ------------------------------------------------------------------ reading
 
@@ -376,12 +477,36 @@ class Snapshot:
         rows = self.conn.execute(
             text(
                 "SELECT seq, head_hash, count, signed_at, chain_id, key_id, public_key,"
-                " signature FROM audit_checkpoints ORDER BY seq"
+                " signature, root_hash, compact, note FROM audit_checkpoints ORDER BY seq"
             )
         )
         return [Checkpoint(*row) for row in rows]
 
-    def records(self, case_id: str | None = None) -> Iterator[StoredRecord]:
+    def record(self, seq: int) -> StoredRecord | None:
+        """One record with its content row, or None."""
+        for rec in self.records(seq_range=(seq, seq)):
+            return rec
+        return None
+
+    def record_hashes(self, first: int, last: int) -> list[str]:
+        """The hashes of records `first`..`last` (inclusive), in order."""
+        rows = self.conn.execute(
+            text("SELECT hash FROM audit_records WHERE seq >= :a AND seq <= :b ORDER BY seq"),
+            {"a": first, "b": last},
+        )
+        return [str(r[0]) for r in rows]
+
+    def tree(self) -> StoreTree:
+        """Subtree hashes of this chain's RFC 9162 tree, from the cache where it can."""
+        cache = {
+            (int(level), int(idx)): bytes.fromhex(h)
+            for level, idx, h in self.conn.execute(text("SELECT level, idx, hash FROM audit_tree"))
+        }
+        return StoreTree(self, cache)
+
+    def records(
+        self, case_id: str | None = None, seq_range: tuple[int, int] | None = None
+    ) -> Iterator[StoredRecord]:
         """Records in seq order (optionally one case's), with their content rows.
 
         Reads through the driver's own cursor (server-side on PostgreSQL): verification
@@ -389,7 +514,7 @@ class Snapshot:
         """
         postgres = self.conn.dialect.name == "postgresql"
         where = ""
-        params: tuple[str, ...] = ()
+        params: tuple[Any, ...] = ()
         if case_id is not None:
             where = (
                 "WHERE (r.body::jsonb) ->> 'case_id' = %s"
@@ -397,6 +522,10 @@ class Snapshot:
                 else "WHERE json_extract(r.body, '$.case_id') = ?"
             )
             params = (case_id,)
+        elif seq_range is not None:
+            mark = "%s" if postgres else "?"
+            where = f"WHERE r.seq >= {mark} AND r.seq <= {mark}"
+            params = seq_range
         sql = (
             "SELECT r.seq, r.prev_hash, r.hash, r.body, c.seq IS NOT NULL, c.request,"
             " c.response, c.erased_at FROM audit_records r"
@@ -416,6 +545,30 @@ class Snapshot:
 
     def count(self) -> int:
         return int(self.conn.execute(text("SELECT COUNT(*) FROM audit_records")).scalar_one())
+
+
+class StoreTree(SubtreeSource):
+    """`SubtreeSource` over a snapshot: perfect subtrees of 256+ leaves from `audit_tree`,
+    smaller ranges hashed from the record hashes they cover (one query each)."""
+
+    def __init__(self, snap: Snapshot, cache: dict[tuple[int, int], bytes]) -> None:
+        super().__init__(())
+        self._snap = snap
+        self._cache = cache
+
+    def subtree(self, start: int, end: int) -> bytes:
+        n = end - start
+        if n >= 1 << CACHE_LEVEL and n & (n - 1) == 0 and start % n == 0:
+            cached = self._cache.get((n.bit_length() - 1, start // n))
+            if cached is not None:
+                return cached
+        if n <= 1 << CACHE_LEVEL:
+            hashes = self._snap.record_hashes(start + 1, end)
+            if len(hashes) != n:
+                raise StorageError(f"records {start + 1}..{end} are not all present")
+            return SubtreeSource([leaf_hash(bytes.fromhex(h)) for h in hashes]).subtree(0, n)
+        k = split_point(n)
+        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
 
 
 def _link(
@@ -450,7 +603,7 @@ def _insert_rows(driver: Any, insert: str, rows: Sequence[tuple[Any, ...]]) -> N
         driver.execute(insert + ",".join([row] * len(chunk)), [v for r in chunk for v in r])
 
 
-def _checkpointed(r: AuditReceipt) -> AuditReceipt:
+def checkpointed(r: AuditReceipt) -> AuditReceipt:
     return AuditReceipt(r.sequence, r.record_hash, r.prev_hash, r.recorded_at, True)
 
 

@@ -22,8 +22,9 @@ from phaseroute.audit._codec import EncodedRecord, encode_record
 from phaseroute.audit._entry import AuditEntry, AuditReceipt
 from phaseroute.audit._inspect import trusted_keys, verify_store
 from phaseroute.audit._schema import now_iso
-from phaseroute.audit._store import ChainStore, Checkpoint
+from phaseroute.audit._store import ChainStore, Checkpoint, checkpointed
 from phaseroute.audit._verify import VerificationReport
+from phaseroute.audit._witness import Witness
 from phaseroute.errors import AuditWriteFailed, RequestError
 
 _log = logging.getLogger("phaseroute.audit")
@@ -49,6 +50,7 @@ class AuditTrail:
         signing_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = 1000,
         checkpoint_seconds: float = 60.0,
+        witness: Witness | None = None,
     ) -> None:
         if checkpoint_every < 1:
             raise RequestError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
@@ -56,6 +58,7 @@ class AuditTrail:
             raise RequestError(f"checkpoint_seconds must be positive, got {checkpoint_seconds}")
         self.store = store
         self._key = signing_key
+        self._witness = witness
         self._every = checkpoint_every
         self._seconds = checkpoint_seconds
         self._queue: list[_Pending] = []
@@ -66,7 +69,7 @@ class AuditTrail:
         self._timer: threading.Thread | None = None
         if signing_key is not None:
             # A writer that was killed may have left records no checkpoint covers.
-            self.store.checkpoint(signing_key)
+            self._publish(self.store.checkpoint(signing_key))
             self._timer = threading.Thread(
                 target=self._tick, name="phaseroute-audit-checkpoint", daemon=True
             )
@@ -80,17 +83,20 @@ class AuditTrail:
         signing_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = 1000,
         checkpoint_seconds: float = 60.0,
+        witness: Witness | None = None,
     ) -> AuditTrail:
         """Open (creating and migrating if needed) the chain at `location`.
 
         `location` is a SQLite file path or a ``postgresql://`` URL (None: phaseroute.db).
-        Without a `signing_key` records are chained but never checkpointed.
+        Without a `signing_key` records are chained but never checkpointed. With a `witness`
+        every signed tree head is also published there.
         """
         return cls(
             ChainStore.open(location),
             signing_key=signing_key,
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
+            witness=witness,
         )
 
     @property
@@ -142,12 +148,14 @@ class AuditTrail:
         self._turn.release()
         error: BaseException | None = None
         receipts: list[AuditReceipt] = []
+        signed: list[Checkpoint] = []
         try:
             receipts = self.store.append(
                 [p.record for p in batch],
                 signing_key=self._key,
                 checkpoint_every=self._every,
                 checkpoint_seconds=self._seconds,
+                signed=signed,
             )
         except BaseException as e:
             error = e
@@ -163,6 +171,27 @@ class AuditTrail:
             self._turn.notify_all()
         if error is not None and not isinstance(error, Exception):
             raise error
+        if signed:
+            self._turn.release()
+            try:
+                self._publish(signed[-1])
+            finally:
+                self._turn.acquire()
+
+    def _publish(self, cp: Checkpoint | None) -> None:
+        """Hand a new signed head to the witness. A failure is logged, not raised: the records
+        are already durable, and the next checkpoint publishes a head covering them."""
+        if self._witness is None or cp is None or cp.note is None:
+            return
+        try:
+            self._witness.publish(cp.note)
+        except Exception as e:
+            _log.warning(
+                "could not publish the signed head at seq %s to witness %s: %s",
+                cp.seq,
+                self._witness.describe(),
+                e,
+            )
 
     def _let_callers_queue(self) -> None:
         """Under concurrency, let writers woken by the last commit queue again before the
@@ -187,7 +216,9 @@ class AuditTrail:
                 "this audit trail has no signing key, so it cannot write checkpoints — "
                 "open it with signing_key=load_signing_key(...)"
             )
-        return self.store.checkpoint(self._key)
+        cp = self.store.checkpoint(self._key)
+        self._publish(cp)
+        return cp
 
     def verify(
         self,
@@ -201,15 +232,24 @@ class AuditTrail:
             keys = [self._key.public_key()]
         return verify_store(self.store, trusted_keys(keys), allow_uncovered=allow_uncovered)
 
-    def erase_content(self, seq: int) -> bool:
-        """Erase the stored request/response of record `seq`; the chain stays intact."""
-        return self.store.erase_content(seq)
+    def erase(self, seqs: Sequence[int], *, reason: str, authority: str) -> AuditReceipt:
+        """Erase the stored request/response of records `seqs` and chain an erasure record
+        (which records, why, under which authority); the chain stays intact and verify
+        counts the content as erased. With a signing key the erasure is signed at once.
+        Returns the erasure record's receipt."""
+        if self._closed.is_set():
+            raise AuditWriteFailed("the audit trail is closed; nothing was erased")
+        receipt = self.store.erase(seqs, reason=reason, authority=authority)
+        if self._key is None:
+            return receipt
+        self._publish(self.store.checkpoint(self._key))
+        return checkpointed(receipt)
 
     def _tick(self) -> None:
         while not self._closed.wait(self._seconds):
             try:
                 if self._key is not None:
-                    self.store.checkpoint(self._key)
+                    self._publish(self.store.checkpoint(self._key))
             except Exception as e:  # the next append or close retries; never kill the thread
                 _log.warning("periodic audit checkpoint failed: %s", e)
 
@@ -222,7 +262,7 @@ class AuditTrail:
             self._timer.join()
         try:
             if self._key is not None:
-                self.store.checkpoint(self._key)
+                self._publish(self.store.checkpoint(self._key))
         finally:
             self.store.dispose()
 

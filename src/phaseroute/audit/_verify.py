@@ -10,13 +10,16 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from phaseroute.audit._codec import GENESIS_HASH, link_hash, sha256_hex
+from phaseroute.audit._codec import ERASURE_MARK, GENESIS_HASH, link_hash, sha256_hex
+from phaseroute.audit._keys import key_id
+from phaseroute.audit._merkle import CompactRange
+from phaseroute.audit._note import NoteError, TreeHead, origin_for, parse_note
 from phaseroute.audit._store import Checkpoint, StoredRecord
 
 
@@ -31,6 +34,38 @@ class FindingKind(StrEnum):
     BAD_SIGNATURE = "bad checkpoint signature"
     UNCOVERED = "head not covered by a checkpoint"
     CONTENT_ALTERED = "content altered"
+    CONTENT_MISSING = "content missing without an erasure record"
+    UNTRUSTED_KEY = "signed by an untrusted key"
+    TRUNCATED = "truncated or rolled back"
+
+
+class Verdict(StrEnum):
+    """The one-word outcome of a verification; each has its own exit code and headline."""
+
+    INTACT = "intact"
+    TAMPERED = "tampered"
+    TRUNCATED = "truncated"
+    UNTRUSTED_KEY = "untrusted key"
+    UNSIGNED_TAIL = "unsigned tail"
+
+    @property
+    def exit_code(self) -> int:
+        """0 intact; 1 tampered (the README's "a check failed"); 2 and 3 stay the CLI's usage
+        and run-time codes; 4 untrusted key; 5 unsigned tail; 6 truncated or rolled back."""
+        return _EXIT_CODES[self]
+
+
+_EXIT_CODES = {
+    Verdict.INTACT: 0,
+    Verdict.TAMPERED: 1,
+    Verdict.UNTRUSTED_KEY: 4,
+    Verdict.UNSIGNED_TAIL: 5,
+    Verdict.TRUNCATED: 6,
+}
+# Findings that do not, on their own, say the trail was tampered with.
+_NOT_TAMPERING = frozenset(
+    {FindingKind.UNTRUSTED_KEY, FindingKind.UNCOVERED, FindingKind.TRUNCATED}
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +96,9 @@ class VerificationReport:
     content_missing: int = 0
     trusted_keys: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    erasures: int = 0  # erasure records in the chain
+    tree_root: str | None = None  # RFC 9162 root over all records walked (if computed)
+    leaves: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +107,46 @@ class VerificationReport:
     @property
     def first_bad(self) -> Finding | None:
         return self.findings[0] if self.findings else None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Tampering outranks truncation, which outranks an untrusted key, which outranks
+        an unsigned tail: the headline names the most serious thing found."""
+        kinds = {f.kind for f in self.findings}
+        if kinds - _NOT_TAMPERING:
+            return Verdict.TAMPERED
+        if FindingKind.TRUNCATED in kinds:
+            return Verdict.TRUNCATED
+        if FindingKind.UNTRUSTED_KEY in kinds:
+            return Verdict.UNTRUSTED_KEY
+        if FindingKind.UNCOVERED in kinds:
+            return Verdict.UNSIGNED_TAIL
+        return Verdict.INTACT
+
+    @property
+    def headline_finding(self) -> Finding | None:
+        """The first finding of the kind the verdict is about."""
+        verdict = self.verdict
+        for f in self.findings:
+            if verdict is Verdict.TAMPERED and f.kind not in _NOT_TAMPERING:
+                return f
+            if verdict is Verdict.TRUNCATED and f.kind is FindingKind.TRUNCATED:
+                return f
+            if verdict is Verdict.UNTRUSTED_KEY and f.kind is FindingKind.UNTRUSTED_KEY:
+                return f
+            if verdict is Verdict.UNSIGNED_TAIL and f.kind is FindingKind.UNCOVERED:
+                return f
+        return None
+
+    def with_findings(
+        self, extra: Sequence[Finding], notes: Sequence[str] = ()
+    ) -> VerificationReport:
+        """This report with more findings (kept sorted) and notes."""
+        return replace(
+            self,
+            findings=tuple(sorted([*self.findings, *extra], key=finding_order)),
+            notes=(*self.notes, *notes),
+        )
 
 
 @dataclass
@@ -83,6 +161,10 @@ class _Walk:
     last_seq: int = 0
     last_hash: str = GENESIS_HASH
     covered: int = 0
+    erasures: int = 0
+    unexplained: dict[int, str] = field(default_factory=dict)  # seq -> "erased" / "missing"
+    tree: CompactRange | None = None
+    leaves: list[bytes] | None = None
 
 
 def finding_order(f: Finding) -> tuple[int, bool]:
@@ -95,32 +177,31 @@ def check_signatures(
     trusted: Mapping[str, Ed25519PublicKey],
     chain_id: str | None,
 ) -> tuple[list[Checkpoint], list[Finding]]:
-    """The checkpoints whose signature verifies with a trusted key, and findings for the rest."""
+    """The checkpoints whose signatures verify, and findings for the rest.
+
+    A checkpoint signed by a key that is not trusted but whose signature verifies with the
+    public key it names is returned too, with one UNTRUSTED_KEY finding per such key: the
+    chain can still be checked against it, and the verdict says whose key signed it.
+    """
     good: list[Checkpoint] = []
     bad: list[Finding] = []
+    untrusted: dict[str, list[int]] = {}
     for cp in checkpoints:
         key = trusted.get(cp.key_id)
-        if key is None:
+        own = _named_key(cp)
+        if key is None and own is None:
             bad.append(
                 Finding(
                     FindingKind.BAD_SIGNATURE,
                     cp.seq,
-                    f"checkpoint at seq {cp.seq} is signed by key {cp.key_id}, which is not a "
-                    "trusted key (a re-signed chain, or pass that key's public key)",
+                    f"checkpoint at seq {cp.seq} names key {cp.key_id} but carries no valid "
+                    "public key for it (the checkpoint was altered or forged)",
                 )
             )
             continue
-        try:
-            key.verify(bytes.fromhex(cp.signature), cp.payload())
-        except (InvalidSignature, ValueError):
-            bad.append(
-                Finding(
-                    FindingKind.BAD_SIGNATURE,
-                    cp.seq,
-                    f"checkpoint at seq {cp.seq}: the Ed25519 signature does not verify "
-                    f"with key {cp.key_id} (the checkpoint was altered or forged)",
-                )
-            )
+        problem = _signature_problem(cp, key or own)  # type: ignore[arg-type]
+        if problem is not None:
+            bad.append(Finding(FindingKind.BAD_SIGNATURE, cp.seq, problem))
             continue
         if chain_id is not None and cp.chain_id != chain_id:
             bad.append(
@@ -132,8 +213,56 @@ def check_signatures(
                 )
             )
             continue
+        if key is None:
+            untrusted.setdefault(cp.key_id, []).append(cp.seq)
         good.append(cp)
+    for kid, seqs in untrusted.items():
+        trusted_ids = ", ".join(sorted(trusted)) or "none"
+        bad.append(
+            Finding(
+                FindingKind.UNTRUSTED_KEY,
+                seqs[0],
+                f"{len(seqs)} checkpoint(s) from seq {seqs[0]} to {seqs[-1]} are validly signed "
+                f"by key {kid}, which is not a trusted key (trusted: {trusted_ids}) — pass "
+                "that key's public key if it is yours (a rotated key), else the chain was "
+                "re-signed by someone else",
+            )
+        )
     return good, bad
+
+
+def _named_key(cp: Checkpoint) -> Ed25519PublicKey | None:
+    """The public key a checkpoint carries, if it is well-formed and matches its key id."""
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(cp.public_key))
+    except ValueError:
+        return None
+    return key if key_id(key) == cp.key_id else None
+
+
+def _signature_problem(cp: Checkpoint, key: Ed25519PublicKey) -> str | None:
+    """Why `cp` does not verify with `key` (None: it does): the JCS signature, and for a
+    version 2 checkpoint also its signed note, which must state the same tree head."""
+    try:
+        key.verify(bytes.fromhex(cp.signature), cp.payload())
+    except (InvalidSignature, ValueError):
+        return (
+            f"checkpoint at seq {cp.seq}: the Ed25519 signature does not verify with key "
+            f"{cp.key_id} (the checkpoint was altered or forged)"
+        )
+    if cp.root_hash is None:
+        return None
+    try:
+        note = parse_note(cp.note or "")
+    except NoteError as e:
+        return f"checkpoint at seq {cp.seq}: its signed note is malformed ({e})"
+    expected = TreeHead(origin_for(cp.chain_id), cp.seq, bytes.fromhex(cp.root_hash))
+    if note.head != expected or not note.verify(key):
+        return (
+            f"checkpoint at seq {cp.seq}: its signed note does not state this tree head or "
+            f"does not verify with key {cp.key_id} (the note was altered)"
+        )
+    return None
 
 
 def verify_chain(
@@ -145,19 +274,26 @@ def verify_chain(
     head_seq: int | None,
     allow_uncovered: bool = False,
     check_content: bool = True,
+    keep_leaves: bool = False,
 ) -> VerificationReport:
     """Verify `records` (in seq order) against signed `checkpoints` and trusted keys.
 
-    `head_seq` is the chain length the store claims (None if it claims nothing).
+    `head_seq` is the chain length the store claims (None if it claims nothing). The RFC
+    9162 tree is rebuilt as the records are walked and checked against every version 2
+    checkpoint's root; `keep_leaves` keeps its leaf hashes (for witness consistency proofs).
     """
     good, findings = check_signatures(checkpoints, trusted, chain_id)
     signed = {cp.seq: cp for cp in good}
     search_limit = max([head_seq or 0, *(cp.seq for cp in checkpoints)]) + 2
     walk = _Walk(findings=findings)
+    if keep_leaves or any(cp.root_hash is not None for cp in good):
+        walk.tree = CompactRange()
+        walk.leaves = [] if keep_leaves else None
     chain_broken = _walk(iter(records), signed, walk, search_limit, check_content)
     notes: list[str] = []
     if not chain_broken:
         _check_tail(walk, good, head_seq, allow_uncovered, notes)
+        _check_erasures(walk)
     walk.findings.sort(key=finding_order)
     return VerificationReport(
         chain_id=chain_id,
@@ -172,6 +308,9 @@ def verify_chain(
         content_missing=walk.content_missing,
         trusted_keys=tuple(sorted(trusted)),
         notes=tuple(notes),
+        erasures=walk.erasures,
+        tree_root=None if walk.tree is None or chain_broken else walk.tree.root().hex(),
+        leaves=tuple(walk.leaves or ()),
     )
 
 
@@ -182,7 +321,27 @@ def _walk(
     search_limit: int,
     check_content: bool,
 ) -> bool:
-    """Check every link; return True if the chain broke (a finding was added)."""
+    """Check every link; return True if the chain broke (a finding was added).
+
+    Record hashes wait in `pending` and enter the Merkle tree in one tight loop at each
+    signed tree head (and at the end), rather than one method call per record.
+    """
+    pending: list[str] = []
+    try:
+        return _walk_rows(rows, signed, walk, search_limit, check_content, pending)
+    finally:
+        if walk.tree is not None and pending:
+            walk.tree.extend_hex(pending, leaves=walk.leaves)
+
+
+def _walk_rows(
+    rows: Iterator[StoredRecord],
+    signed: Mapping[int, Checkpoint],
+    walk: _Walk,
+    search_limit: int,
+    check_content: bool,
+    pending: list[str],
+) -> bool:
     expected, prev = 1, GENESIS_HASH
     for rec in rows:
         walk.records += 1
@@ -213,14 +372,24 @@ def _walk(
             )
             return True
         cp = signed.get(rec.seq)
+        if walk.tree is not None:
+            pending.append(rec.hash)
+            if cp is not None and cp.root_hash is not None:
+                walk.tree.extend_hex(pending, leaves=walk.leaves)
+                pending.clear()
         if cp is not None:
-            if cp.head_hash != rec.hash:
+            if cp.head_hash != rec.hash or (
+                walk.tree is not None
+                and cp.root_hash is not None
+                and walk.tree.root().hex() != cp.root_hash
+            ):
                 walk.findings.append(
                     Finding(
                         FindingKind.REWRITTEN,
                         walk.covered + 1,
                         f"records {walk.covered + 1}..{rec.seq} were rewritten: record "
-                        f"{rec.seq}'s hash differs from the one signed in its checkpoint",
+                        f"{rec.seq}'s hash (or the tree root over records 1..{rec.seq}) "
+                        "differs from the one signed in its checkpoint",
                     )
                 )
                 return True
@@ -284,12 +453,16 @@ def _check_tail(
 def _check_content(rec: StoredRecord, walk: _Walk) -> None:
     if rec.has_content and rec.erased_at is not None:
         walk.erased += 1
+        walk.unexplained[rec.seq] = "erased"
         return
     if not rec.has_content:
-        if json.loads(rec.body).get("redacted") is True:
+        if ERASURE_MARK in rec.body:
+            _erasure_record(rec, walk)
+        elif json.loads(rec.body).get("redacted") is True:
             walk.redacted += 1
         else:
             walk.content_missing += 1
+            walk.unexplained[rec.seq] = "missing"
         return
     if rec.request is None or sha256_hex(rec.request) != chained_digest(rec.body, "request"):
         what = "request"
@@ -302,9 +475,31 @@ def _check_content(rec: StoredRecord, walk: _Walk) -> None:
             FindingKind.CONTENT_ALTERED,
             rec.seq,
             f"the stored {what} of record {rec.seq} does not match the digest chained in the "
-            "record (content was changed; an erasure would blank it and set erased_at)",
+            "record (content was changed; an erasure blanks it and chains an erasure record)",
         )
     )
+
+
+def _erasure_record(rec: StoredRecord, walk: _Walk) -> None:
+    """An authenticated erasure record explains the missing content of earlier records."""
+    walk.erasures += 1
+    for seq in json.loads(rec.body).get("erases", []):
+        if isinstance(seq, int) and seq < rec.seq:
+            walk.unexplained.pop(seq, None)
+
+
+def _check_erasures(walk: _Walk) -> None:
+    """Content erased or missing with no later erasure record naming it is tampering."""
+    for seq, state in sorted(walk.unexplained.items()):
+        how = "was erased" if state == "erased" else "is missing"
+        walk.findings.append(
+            Finding(
+                FindingKind.CONTENT_MISSING,
+                seq,
+                f"the content of record {seq} {how}, but no erasure record in the chain "
+                "names it (an erasure appends one: `phaseroute audit erase`)",
+            )
+        )
 
 
 def chained_digest(body: str, what: str) -> str:

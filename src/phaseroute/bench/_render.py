@@ -24,6 +24,20 @@ def pct(s: StrategyResult, attribute: str) -> str:
     return f"{100 * mean:.1f}% ± {100 * sd:.1f} (min {100 * low:.1f})"
 
 
+def saving_pct(value: float) -> str:
+    """A saving in percent; a negative one says what it costs more instead."""
+    return f"{100 * value:.1f}%" if value >= 0 else f"{-100 * value:.1f}% more"
+
+
+def saving_spread(s: StrategyResult) -> str:
+    """The saving's ``mean ± sd (min …)``, never a negative number called a saving."""
+    found = s.spread("saving")
+    if found is None:
+        return "—"
+    mean, sd, low = found
+    return f"{saving_pct(mean)} ± {100 * sd:.1f} (min {saving_pct(low)})"
+
+
 def held(result: BenchResult, s: StrategyResult) -> str:
     floor = result.settings.floor
     if floor is None or not s.ran:
@@ -187,7 +201,7 @@ def markdown(result: BenchResult, plot: tuple[str, str] | None = None) -> str:
         cost = s.spread("cost")
         out.append(
             f"| {s.label} | {pct(s, 'score')} | {pct(s, 'ratio')} | "
-            f"{'—' if cost is None else f'{cost[0]:,.2f}'} | {pct(s, 'saving')} | "
+            f"{'—' if cost is None else f'{cost[0]:,.2f}'} | {saving_spread(s)} | "
             f"{100 * (s.spread('top_share') or (0.0, 0.0, 0.0))[0]:.1f}% | {held(result, s)} |"
         )
     out.append("")

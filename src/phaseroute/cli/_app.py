@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from phaseroute.errors import PhaserouteError, UserError
+from phaseroute.cli._help import tidy
+from phaseroute.errors import CommandLineError, PhaserouteError, UserError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -23,7 +25,19 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, demo, drift, measure, policy, usage
+    from phaseroute.cli import (
+        audit,
+        batch,
+        bench,
+        cost,
+        demo,
+        demo_agent,
+        drift,
+        init,
+        measure,
+        policy,
+        usage,
+    )
 
     app = typer.Typer(
         name="phaseroute",
@@ -31,16 +45,44 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        rich_markup_mode="markdown",  # docstrings reflow as paragraphs, `code` is styled
     )
+    app.callback()(_root)
     demo.register(app)
+    demo_agent.register(app)
     policy.register(app)
     cost.register(app)
     usage.register(app)
     measure.register(app)
     bench.register(app)
     audit.register(app)
+    batch.register(app)
     drift.register(app)
+    init.register(app)
     return app
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"phaseroute {version('phaseroute')}")
+        raise typer.Exit
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Route each phase of an LLM workflow to the model tier it needs: a versioned policy,
+    measured, enforced at run time, costed before rollout and audited."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -55,14 +97,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     exception through, so phaseroute's own errors are mapped here.
     """
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    app = build_app()
+    command = tidy(typer.main.get_command(build_app()))
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="phaseroute")
+        command.main(args=list(argv) if argv is not None else None, prog_name="phaseroute")
     except SystemExit as e:
         code = e.code
         if code is None:
             return EXIT_OK
         return code if isinstance(code, int) else EXIT_PROBLEMS
+    except CommandLineError as e:
+        err.print(f"[bold red]usage error:[/] {escape(str(e))}")
+        err.print(f"Try '{_command_of(argv)} --help' for help.", markup=False)
+        return EXIT_USAGE
     except UserError as e:
         for problem in e.problems:
             err.print(f"[bold red]error:[/] {escape(problem.render())}")
@@ -71,3 +117,16 @@ def run(argv: Sequence[str] | None = None) -> int:
         err.print(f"[bold red]failed:[/] {escape(str(e))}")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _command_of(argv: Sequence[str] | None) -> str:
+    """``phaseroute`` and the subcommand words of `argv` (up to the first option)."""
+    words = list(argv) if argv is not None else sys.argv[1:]
+    command = ["phaseroute"]
+    for word in words:
+        if word.startswith("-") or not word.replace("-", "").isalpha():
+            break
+        command.append(word)
+        if len(command) == 3:
+            break
+    return " ".join(command)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.errors import Problem, RequestError
 
 
@@ -29,7 +29,11 @@ def register(app: typer.Typer) -> None:
 def bench(
     outcomes: Annotated[
         Path,
-        typer.Option("--outcomes", help="Recorded-outcome JSONL file.", show_default=False),
+        typer.Option(
+            "--outcomes",
+            help="Recorded-outcome JSONL file (.jsonl or .jsonl.gz).",
+            show_default=False,
+        ),
     ],
     floor: Annotated[
         float | None,
@@ -147,17 +151,19 @@ def bench(
                 f"cannot write the plot to {plot}: {e.strerror or e} — name a writable path"
             ) from None
         files = (str(drawn.png), str(drawn.svg))
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
     from phaseroute.bench import as_json, markdown
 
     if fmt is Format.json:
-        console.print_json(json.dumps(as_json(result, files)))
+        emit_json(as_json(result, files))
     elif fmt is Format.markdown:
-        console.print(markdown(result, files), markup=False, soft_wrap=True)
+        emit(markdown(result, files))
     else:
-        console.print(render(result, files))
+        console = Console(highlight=False)
+        for part in render(result, files).renderables:
+            if isinstance(part, Table):
+                print_table(console, part)
+            else:
+                console.print(part)
 
 
 def _scale(text: str | None) -> tuple[float, float] | None:
@@ -181,23 +187,33 @@ def _cell(found: tuple[float, float, float] | None) -> str:
     return f"{100 * mean:.1f}% ± {100 * sd:.1f}\n[dim]min {100 * low:.1f}%[/]"
 
 
+def _saving_cell(found: tuple[float, float, float] | None) -> str:
+    from phaseroute.bench._render import saving_pct
+
+    if found is None:
+        return "—"
+    mean, sd, low = found
+    return f"{saving_pct(mean)} ± {100 * sd:.1f}\n[dim]min {saving_pct(low)}[/]"
+
+
 def render(result: object, files: tuple[str, str] | None) -> Group:
     """The strategy table with the data's headline, suspicious phases and notes."""
     from phaseroute.bench import BenchResult
     from phaseroute.bench._render import exceedance_lines, headline, held, routed_summary
 
     assert isinstance(result, BenchResult)
-    table = Table(
-        title="Replay benchmark — decided on calibration, reported on holdout (mean ± sd, min)",
-        title_justify="left",
+    table = new_table(
+        "Replay benchmark — decided on calibration, reported on holdout (mean ± sd, min)",
+        [
+            Column("strategy", kind="name"),
+            Column("holdout\nscore", justify="right", kind="number"),
+            Column("ratio to\ntop tier", justify="right", kind="number", style="bold"),
+            Column("cost USD", justify="right", kind="number"),
+            Column("saving\nvs top", justify="right", kind="number", style="green"),
+            Column("top-tier\nshare", justify="right", kind="number"),
+            Column("floor held", justify="right"),
+        ],
     )
-    table.add_column("strategy", overflow="fold", max_width=28)
-    table.add_column("holdout score", justify="right")
-    table.add_column("ratio to top tier", justify="right", style="bold")
-    table.add_column("cost USD", justify="right")
-    table.add_column("saving vs top", justify="right", style="green")
-    table.add_column("top-tier\nshare", justify="right")
-    table.add_column("floor held", justify="right")
     for s in result.strategies:
         if not s.ran:
             table.add_row(escape(s.label), "[dim]not run[/]", f"[dim]{escape(s.not_run or '')}[/]")
@@ -209,7 +225,7 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
             _cell(s.spread("score")),
             _cell(s.spread("ratio")),
             "—" if cost is None else f"{cost[0]:,.2f}",
-            _cell(s.spread("saving")),
+            _saving_cell(s.spread("saving")),
             "—" if share is None else f"{100 * share[0]:.1f}%",
             held(result, s),
         )
@@ -242,7 +258,9 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
 
 def default_kinds(outcomes: Path) -> Path | None:
     """A kinds mapping that belongs to `outcomes`, if one exists where we look for it."""
-    stem = outcomes.stem
+    from phaseroute._jsonl import jsonl_stem
+
+    stem = jsonl_stem(outcomes)
     for candidate in (
         outcomes.with_name(f"{stem}.kinds.yaml"),
         Path("examples") / stem / "kinds.yaml",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -14,15 +13,19 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from phaseroute.cli._levers import levers_json, levers_markdown, levers_notes, levers_table
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.costs import (
     CostProjection,
     NoSensitivity,
     PlotFiles,
     PriceBook,
+    Scenario,
     Sensitivity,
     WorkflowCost,
     plot_sensitivity,
     project_costs,
+    project_levers,
     sensitivity,
 )
 from phaseroute.errors import RequestError
@@ -59,21 +62,26 @@ def cost(
     plan = load_plan(policy)
     book = PriceBook.from_policy(plan.policy)
     projection = project_costs(plan, book, workflow)
+    levers = project_levers(plan, book, workflow)
     models = {w.workflow: sensitivity(w) for w in projection.workflows}
     plots: list[PlotFiles] = []
     if plot_dir is not None:
         for s in models.values():
             if isinstance(s, Sensitivity):
                 plots.append(_plot(s, plot_dir, projection))
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 100)  # piped output: don't squeeze to 80
     if fmt is Format.json:
-        console.print_json(json.dumps(as_json(projection, models, plots)))
+        emit_json({**as_json(projection, models, plots), "levers": levers_json(levers)})
     elif fmt is Format.markdown:
-        console.print(markdown(projection, models, plots), markup=False, soft_wrap=True)
+        emit(markdown(projection, models, plots) + levers_markdown(levers))
     else:
-        console.print(render(projection, models, plots, plot_dir is not None))
+        console = Console(highlight=False)
+        for part in render(projection, models, plots, plot_dir is not None).renderables:
+            if isinstance(part, Table):
+                print_table(console, part)
+            else:
+                console.print(part)
+        print_table(console, levers_table(levers))
+        console.print(levers_notes(levers))
 
 
 def _plot(s: Sensitivity, directory: Path, p: CostProjection) -> PlotFiles:
@@ -93,10 +101,36 @@ def _plot(s: Sensitivity, directory: Path, p: CostProjection) -> PlotFiles:
         ) from None
 
 
-def usd(value: Decimal) -> str:
-    """Dollars for people: cents above a dollar, four decimals below."""
+def usd(value: Decimal | None) -> str:
+    """Dollars for people: cents above a dollar, four decimals below; "unpriced" for None."""
+    if value is None:
+        return UNPRICED
     places = 2 if value == 0 or abs(value) >= 1 else 4
     return f"${value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,f}"
+
+
+UNPRICED = "unpriced"
+
+
+def saving_words(saving: Decimal | None, pct: Decimal | None, per: str = "") -> str:
+    """A saving for people: never a negative amount called a saving."""
+    if saving is None:
+        return "no saving can be computed (unpriced)"
+    share = f" ({_pct(abs(pct))})" if pct is not None else ""
+    if saving > 0:
+        return f"saves {usd(saving)}{per}{share}"
+    if saving < 0:
+        return f"costs {usd(-saving)}{per} more{share}"
+    return "costs the same"
+
+
+def _saving_cell(saving: Decimal | None, pct: Decimal | None) -> str:
+    if saving is None:
+        return "—"
+    share = f"\n[dim]{_pct(abs(pct))}[/]" if pct is not None else ""
+    if saving < 0:
+        return f"[red]+{usd(-saving)} more[/]{share}"
+    return f"{usd(saving)}{share}"
 
 
 def _pct(value: Decimal | None) -> str:
@@ -156,17 +190,17 @@ def render(
 
 
 def _table(p: CostProjection, w: WorkflowCost) -> Table:
-    t = Table(
-        title=f"{w.workflow} — cost per phase (USD per day, per month below)",
-        title_justify="left",
-        show_lines=False,
+    t = new_table(
+        f"{w.workflow} — cost per phase (USD per day, per month below)",
+        [
+            Column("phase\n[dim]route[/]", kind="name"),
+            Column("calls/day\n[dim]tokens in→out[/]", justify="right", kind="number"),
+            Column(f"uniform\n{escape(p.top_model)}", justify="right", kind="number"),
+            Column("routed", justify="right", kind="number", style="bold"),
+            Column(f"uniform\n{escape(p.cheapest_model)}", justify="right", kind="number"),
+            Column("saving", justify="right", kind="number", style="green"),
+        ],
     )
-    t.add_column("phase\n[dim]route[/]", overflow="fold")
-    t.add_column("calls/day\n[dim]tokens in→out[/]", justify="right")
-    t.add_column(f"uniform\n{escape(p.top_model)}", justify="right")
-    t.add_column("routed", justify="right", style="bold")
-    t.add_column(f"uniform\n{escape(p.cheapest_model)}", justify="right")
-    t.add_column("saving", justify="right", style="green")
     for c in w.phases:
         d, m = c.daily, c.monthly
         t.add_row(
@@ -175,7 +209,7 @@ def _table(p: CostProjection, w: WorkflowCost) -> Table:
             _two(d.uniform_top, m.uniform_top),
             _two(d.routed, m.routed),
             _two(d.uniform_cheapest, m.uniform_cheapest),
-            f"{usd(d.saving)}\n[dim]{_pct(d.saving_pct)}[/]",
+            _saving_cell(d.saving, d.saving_pct),
             end_section=True,
         )
     for u in w.uncosted:
@@ -183,42 +217,73 @@ def _table(p: CostProjection, w: WorkflowCost) -> Table:
     return t
 
 
-def _two(day: Decimal, month: Decimal) -> str:
+def _two(day: Decimal | None, month: Decimal | None) -> str:
+    if day is None:
+        return f"[yellow]{UNPRICED}[/]"
     return f"{usd(day)}\n[dim]{usd(month)}[/]"
 
 
+def _left_out(w: WorkflowCost, scenario: Scenario) -> str:
+    missing = w.missing(scenario)
+    if not missing or w.daily.of(scenario) is None:
+        return ""
+    return f" (without {', '.join(missing)})"
+
+
+def _versus(w: WorkflowCost, scenario: Scenario) -> str:
+    """`scenario` against uniform top tier over the phases priced in both."""
+    both = [
+        p.daily
+        for p in w.phases
+        if p.per_call.uniform_top is not None and p.per_call.of(scenario) is not None
+    ]
+    top = sum((c.uniform_top or Decimal(0) for c in both), Decimal(0))
+    other = sum((c.of(scenario) or Decimal(0) for c in both), Decimal(0))
+    if not both or top == 0:
+        return "—"
+    return saving_words(top - other, (top - other) / top * 100, "/day")
+
+
 def _scenarios(p: CostProjection, w: WorkflowCost) -> Table:
-    t = Table(title=f"{w.workflow} — totals", title_justify="left")
-    t.add_column("scenario")
-    t.add_column("models")
-    t.add_column("per day", justify="right")
-    t.add_column("per month", justify="right")
-    t.add_column("vs uniform top tier", justify="right")
+    t = new_table(
+        f"{w.workflow} — totals",
+        [
+            Column("scenario"),
+            Column("models"),
+            Column("per day", justify="right", kind="number"),
+            Column("per month", justify="right", kind="number"),
+            Column("vs uniform top tier", justify="right"),
+        ],
+    )
     d, m = w.daily, w.monthly
     routed_models = sorted({c.model for c in w.phases})
     rows = (
-        ("uniform top tier", p.top_model, d.uniform_top, m.uniform_top),
-        ("routing plan", ", ".join(routed_models), d.routed, m.routed),
-        ("uniform cheapest tier", p.cheapest_model, d.uniform_cheapest, m.uniform_cheapest),
+        ("uniform top tier", p.top_model, Scenario.uniform_top),
+        ("routing plan", ", ".join(routed_models), Scenario.routed),
+        ("uniform cheapest tier", p.cheapest_model, Scenario.uniform_cheapest),
     )
-    for name, models, day, month in rows:
-        if d.uniform_top == 0 or name == "uniform top tier":
-            versus = "—"
-        else:
-            versus = f"−{usd(d.uniform_top - day)}/day (−{_pct((1 - day / d.uniform_top) * 100)})"
-        style = "bold" if name == "routing plan" else None
-        t.add_row(name, escape(models), usd(day), usd(month), versus, style=style)
+    for name, models, scenario in rows:
+        versus = "—" if scenario is Scenario.uniform_top else _versus(w, scenario)
+        style = "bold" if scenario is Scenario.routed else None
+        t.add_row(
+            name,
+            escape(models),
+            usd(d.of(scenario)) + _left_out(w, scenario),
+            usd(m.of(scenario)),
+            versus,
+            style=style,
+        )
     return t
 
 
 def _summary(p: CostProjection, w: WorkflowCost, s: Sensitivity | NoSensitivity) -> Text:
     lines: list[str] = []
     if w.phases:
-        m = w.monthly
+        lines.append(_headline(p, w))
+    for missing in w.unpriced:
         lines.append(
-            f"[bold green]The routing plan saves {usd(w.daily.saving)}/day, "
-            f"{usd(m.saving)}/month ({_pct(m.saving_pct)}) against uniform "
-            f"{escape(p.top_model)}.[/]"
+            f"[yellow]Unpriced: {escape(missing.model)} — left out of the totals of "
+            f"{escape(', '.join(missing.phases))}. Fix: {escape(missing.fix)}.[/]"
         )
     for u in w.uncosted:
         lines.append(f"[yellow]Not costed: {escape(u.phase)} — {escape(u.reason)}[/]")
@@ -234,7 +299,39 @@ def _summary(p: CostProjection, w: WorkflowCost, s: Sensitivity | NoSensitivity)
     return Text.from_markup("\n".join(lines) + "\n")
 
 
+def _headline(p: CostProjection, w: WorkflowCost) -> str:
+    s = w.saving_daily
+    over = ""
+    if len(w.compared) < len(w.phases):
+        over = f" on the {len(w.compared)} phase(s) priced both ways"
+    if s.saving is None:
+        return (
+            f"[yellow]No saving can be computed: no phase is priced both on uniform "
+            f"{escape(p.top_model)} and as routed.[/]"
+        )
+    monthly = s.saving * p.days_per_month
+    if s.saving < 0:
+        return (
+            f"[bold red]The routing plan costs {usd(-s.saving)}/day, {usd(-monthly)}/month "
+            f"more ({_pct(abs(s.saving_pct or Decimal(0)))}) than uniform "
+            f"{escape(p.top_model)}{over} — check the tier order and the prices.[/]"
+        )
+    return (
+        f"[bold green]The routing plan saves {usd(s.saving)}/day, {usd(monthly)}/month "
+        f"({_pct(s.saving_pct)}) against uniform {escape(p.top_model)}{over}.[/]"
+    )
+
+
 # ------------------------------------------------------------------ markdown
+
+
+def _md_saving(saving: Decimal | None, pct: Decimal | None) -> str:
+    if saving is None:
+        return "—"
+    share = f" ({_pct(abs(pct))})" if pct is not None else ""
+    if saving < 0:
+        return f"{usd(-saving)} more{share}"
+    return f"{usd(saving)}{share}"
 
 
 def markdown(
@@ -260,21 +357,28 @@ def markdown(
             out.append(
                 f"| {c.phase} | {c.tier} · {c.model} | {c.volume:,} | "
                 f"{c.tokens_in:,} / {c.tokens_out:,} | {usd(d.uniform_top)} | {usd(d.routed)} "
-                f"| {usd(d.uniform_cheapest)} | {usd(m.routed)} | {usd(m.saving)} "
-                f"({_pct(m.saving_pct)}) |"
+                f"| {usd(d.uniform_cheapest)} | {usd(m.routed)} | "
+                f"{_md_saving(m.saving, m.saving_pct)} |"
             )
         d, m = w.daily, w.monthly
+        sm = w.saving_daily * p.days_per_month
         out.append(
             f"| **total** | | | | **{usd(d.uniform_top)}** | **{usd(d.routed)}** "
-            f"| **{usd(d.uniform_cheapest)}** | **{usd(m.routed)}** | **{usd(m.saving)} "
-            f"({_pct(m.saving_pct)})** |"
+            f"| **{usd(d.uniform_cheapest)}** | **{usd(m.routed)}** | "
+            f"**{_md_saving(sm.saving, sm.saving_pct)}** |"
         )
         out.append("")
         out.append(
-            f"Monthly: uniform top {usd(m.uniform_top)}, routed {usd(m.routed)}, "
-            f"uniform cheapest {usd(m.uniform_cheapest)}; saving {usd(m.saving)} "
-            f"({_pct(m.saving_pct)})."
+            f"Monthly: uniform top {usd(m.uniform_top)}{_left_out(w, Scenario.uniform_top)}, "
+            f"routed {usd(m.routed)}{_left_out(w, Scenario.routed)}, uniform cheapest "
+            f"{usd(m.uniform_cheapest)}{_left_out(w, Scenario.uniform_cheapest)}; the routing "
+            f"plan {saving_words(sm.saving, sm.saving_pct, '/month')}."
         )
+        for missing in w.unpriced:
+            out.append(
+                f"- Unpriced: **{missing.model}** — left out of the totals of "
+                f"{', '.join(missing.phases)}. Fix: {missing.fix}."
+            )
         for u in w.uncosted:
             out.append(f"- Not costed: **{u.phase}** — {u.reason}")
         s = models[w.workflow]

@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
+
+from phaseroute.cli._tables import Column, new_table, print_table
+from phaseroute.cli.cost import saving_words, usd
 
 if TYPE_CHECKING:
     from phaseroute.demo import DemoResult
@@ -89,11 +91,27 @@ def _usd(value: Decimal) -> str:
     return f"${value:,.2f}" if value >= 1 else f"${value:,.4f}"
 
 
+def replayed_costs_note(r: DemoResult) -> str:
+    """What the replayed costs include: both sides of every call, and how each is counted."""
+    if r.answers_recorded:
+        answers = "the recorded answers' text (approximate tokens)"
+    else:
+        answers = (
+            f"{r.unrecorded_output_tokens} token(s) per answer — the recorded file holds "
+            "each answer's score, not its text, and these answers were one letter"
+        )
+    return (
+        "Replayed costs include both sides of every call at catalogue prices: input tokens "
+        "approximated from each prompt's text (a cl100k-style count; the source's five-example "
+        f"prefix is not in the data), and output tokens from {answers}."
+    )
+
+
 def render(console: Console, r: DemoResult, elapsed: float) -> None:
-    routes = Table(title="1. The route of each phase")
-    routes.add_column("phase", overflow="fold")
-    for col in ("route", "basis", "rule"):
-        routes.add_column(col)
+    routes = new_table(
+        "1. The route of each phase",
+        [Column("phase", kind="name"), Column("route"), Column("basis"), Column("rule")],
+    )
     for p in r.phases:
         d = p.decision
         routes.add_row(
@@ -102,7 +120,7 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
             d.basis.value,
             d.rule + (" ⚠" if d.warnings else ""),
         )
-    console.print(routes)
+    print_table(console, routes)
     console.print("[bold]Why[/] (the decisive reason; `phaseroute explain` shows them all):")
     for p in r.phases:
         d = p.decision
@@ -112,10 +130,16 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
             console.print(f"  [yellow]⚠ {escape(warning)}[/]")
     console.print()
 
-    served = Table(title="2. Every recorded case served through the Router")
-    served.add_column("phase", overflow="fold")
-    for col in ("cases", "score", "top", "ratio", "cost", "top cost"):
-        served.add_column(col, justify="right")
+    served = new_table(
+        "2. Every recorded case served through the Router",
+        [
+            Column("phase", kind="name"),
+            *(
+                Column(h, justify="right", kind="number")
+                for h in ("cases", "score", "top", "ratio", "tokens\nin → out", "cost", "top cost")
+            ),
+        ],
+    )
     for p in r.phases:
         served.add_row(
             p.decision.phase,
@@ -123,6 +147,7 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
             f"{100 * p.score:.1f}%",
             f"{100 * p.top_score:.1f}%",
             f"{100 * p.quality_ratio:.1f}%",
+            f"{p.input_tokens:,}\n→ {p.output_tokens:,}",
             _usd(p.cost),
             _usd(p.top_cost),
         )
@@ -130,30 +155,37 @@ def render(console: Console, r: DemoResult, elapsed: float) -> None:
     score = sum(p.score * p.items for p in r.phases) / items
     top = sum(p.top_score * p.items for p in r.phases) / items
     saving = 1 - r.cost / r.top_cost if r.top_cost else Decimal(0)
+    if saving >= 0:
+        served_saving = f"a saving of [bold]{100 * saving:.1f}%[/]"
+    else:  # never call a loss a saving
+        served_saving = f"[bold red]{-100 * saving:.1f}% more[/]"
     served.add_row(
         "[bold]all[/]",
         f"{items:,}",
         f"{100 * score:.1f}%",
         f"{100 * top:.1f}%",
         f"{100 * score / top:.1f}%",
+        f"{sum(p.input_tokens for p in r.phases):,} → {sum(p.output_tokens for p in r.phases):,}",
         _usd(r.cost),
         _usd(r.top_cost),
     )
-    console.print(served)
+    print_table(console, served)
+    console.print(replayed_costs_note(r), style="dim")
     console.print(
         f"On these cases the routed plan cost {_usd(r.cost)} against {_usd(r.top_cost)} for "
-        f"uniform top-tier use: a saving of [bold]{100 * saving:.1f}%[/], at "
+        f"uniform top-tier use: {served_saving}, at "
         f"{100 * score / top:.1f}% of the top tier's score.\n"
     )
 
     proj = r.projection
-    daily, monthly = proj.daily, proj.monthly
-    proj_saving = 1 - daily.routed / daily.uniform_top if daily.uniform_top else Decimal(0)
+    daily = proj.saving_daily  # over the phases priced both ways (all, on the demo's data)
+    monthly = daily * proj.days_per_month
     console.print(
         f"[bold]3. Projected at the policy's daily volumes[/] ({proj.price_version}): "
-        f"uniform {proj.top_model} {_usd(daily.uniform_top)}/day "
-        f"({_usd(monthly.uniform_top)}/month); routed {_usd(daily.routed)}/day "
-        f"({_usd(monthly.routed)}/month): [bold]{100 * proj_saving:.1f}% saved[/]."
+        f"uniform {proj.top_model} {usd(daily.uniform_top)}/day "
+        f"({usd(monthly.uniform_top)}/month); routed {usd(daily.routed)}/day "
+        f"({usd(monthly.routed)}/month): the routing plan "
+        f"[bold]{saving_words(daily.saving, daily.saving_pct)}[/]."
     )
     a = r.audit
     verdict = (

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from phaseroute.cli._tables import Column, emit, new_table, print_table
 from phaseroute.cli.policy import PolicyArg
 from phaseroute.errors import RequestError
 
@@ -56,7 +56,7 @@ def drift(
     ]
     console = Console(highlight=False)
     if fmt is Format.json:
-        console.print_json(status_json(statuses))
+        emit(status_json(statuses))
         return
     if not statuses:
         console.print(
@@ -64,19 +64,26 @@ def drift(
             "below the top tier (see docs/production.md)"
         )
         return
-    table = Table(title=f"production check · policy {plan.policy_hash[:12]}")
-    for col in ("phase", "route", "pairs", "gap (recent)", "interval", "margin", "state"):
-        table.add_column(
-            col, justify="right" if col in ("pairs", "margin") else "left", overflow="fold"
-        )
-    table.add_column("shadow spend", justify="right", overflow="fold")
+    table = new_table(
+        f"production check · policy {plan.policy_hash[:12]}",
+        [
+            Column("phase", kind="name"),
+            Column("route", kind="name"),
+            Column("pairs", justify="right", kind="number"),
+            Column("gap (recent)", kind="number"),
+            Column("interval"),
+            Column("margin", justify="right", kind="number"),
+            Column("state"),
+            Column("shadow spend", justify="right", kind="number"),
+        ],
+    )
     for s in statuses:
         w = s.watch
         interval = "—" if w.lower is None else f"{_pts(w.lower)} to {_pts(w.upper)}"
         state = w.state.value + (" → reverted to top tier" if s.reverted else "")
         style = {"drifted": "bold red", "holding": "green"}.get(w.state.value, "yellow")
         table.add_row(
-            f"{s.workflow}/\n{s.phase}",
+            f"{s.workflow}/{s.phase}",
             f"{s.routed_model}\n(vs {s.top_model})",
             str(w.pairs),
             _pts(w.gap),
@@ -85,7 +92,7 @@ def drift(
             f"[{style}]{state}[/]",
             f"${s.shadow_cost:,.4f}",
         )
-    console.print(table)
+    print_table(console, table)
     if any(s.watch.state.value == "drifted" for s in statuses):
         console.print(
             f"re-measure the drifted phases on fresh labelled cases: phaseroute measure "

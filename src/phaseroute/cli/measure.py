@@ -24,11 +24,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from phaseroute.errors import RequestError
+from phaseroute.cli._tables import Column, new_table, print_table
+from phaseroute.errors import CommandLineError, RequestError
 
 if TYPE_CHECKING:
     from phaseroute.measure import MeasurementRun, MeasureSettings, PhaseTask
     from phaseroute.policy import LoadedPolicy, RoutingPlan
+
+MODEL_WIDTH = 14  # model names fold at their dashes beyond this
 
 PolicyArg = Annotated[Path, typer.Argument(help="The policy YAML file.", show_default=False)]
 
@@ -68,7 +71,9 @@ def measure(
     ] = None,
     outcomes: Annotated[
         Path | None,
-        typer.Option(help="Recorded-outcome JSONL to replay (scores known: no model calls)."),
+        typer.Option(
+            help="Recorded-outcome JSONL (.jsonl or .jsonl.gz) to replay: no model calls."
+        ),
     ] = None,
     mapping: Annotated[
         Path | None,
@@ -90,6 +95,13 @@ def measure(
         str | None,
         typer.Option(help="Response-cache database (default: the policy's, else beside it)."),
     ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Live calls of each look as one batch per model (batch prices; can take hours).",
+        ),
+    ] = False,
 ) -> None:
     """Measure whether cheaper models hold each phase's quality; write the lock and a report."""
     from phaseroute.measure import (
@@ -105,9 +117,9 @@ def measure(
     from phaseroute.recorded import read_recorded
 
     if (data is None) == (outcomes is None):
-        raise RequestError("give exactly one of --data DIR (live) or --outcomes FILE (replay)")
+        raise CommandLineError("give exactly one of --data DIR (live) or --outcomes FILE (replay)")
     if mapping is not None and outcomes is None:
-        raise RequestError("--map applies to --outcomes (replay) only")
+        raise CommandLineError("--map applies to --outcomes (replay) only")
     loaded = load_policy(policy)
     plan = compile_policy(loaded)
     keys = select_phases(plan, workflow, phase)
@@ -122,7 +134,7 @@ def measure(
         run = _run(tasks, skipped, plan, loaded, settings, console)
         calls = "no model calls (replay)"
     else:
-        run, calls = _live(policy, loaded, plan, keys, data, database, settings, console)
+        run, calls = _live(policy, loaded, plan, keys, data, database, settings, console, batch)
     if not run.results:
         why = "; ".join(f"{wf}/{ph}: {reason}" for wf, ph, reason in run.skipped)
         raise RequestError(f"nothing was measured — {why}")
@@ -138,7 +150,7 @@ def measure(
         lock, certified = add_per_item(lock, tasks, loaded, seed=seed, when=started)
     write_lock(lock_file, lock)
     reports = write_reports(run, report_dir or policy.resolve().parent, policy.stem)
-    console.print(summary_table(run))
+    print_table(console, summary_table(run))
     for wf, ph, why in run.skipped:
         console.print(f"[yellow]not measured[/] {wf}/{ph}: {why}")
     for wf, ph, entry in certified:
@@ -181,8 +193,10 @@ def _live(
     database: str | None,
     settings: MeasureSettings,
     console: Console,
+    batch: bool = False,
 ) -> tuple[MeasurementRun, str]:
     from phaseroute.measure import (
+        BatchRouterCaller,
         CachedCaller,
         ResponseCache,
         RouterCaller,
@@ -195,7 +209,8 @@ def _live(
     engine = open_engine(cache_location(plan, database))
     try:
         with Router.from_policy(policy, database=database) as router:
-            caller = CachedCaller(RouterCaller(router), ResponseCache(engine))
+            inner = BatchRouterCaller(router) if batch else RouterCaller(router)
+            caller = CachedCaller(inner, ResponseCache(engine))
             tasks, skipped = live_tasks(
                 loaded, plan, caller, keys, data, max_tokens=settings.max_tokens
             )
@@ -209,11 +224,19 @@ def summary_table(run: MeasurementRun) -> Table:
     """One row per measured phase: the decision and the numbers it rests on."""
     workflows = {r.workflow for r in run.results}
     title = f"Measurement — {next(iter(workflows))}" if len(workflows) == 1 else "Measurement"
-    t = Table(title=title)
     names = [r.phase if len(workflows) == 1 else f"{r.workflow}/{r.phase}" for r in run.results]
-    t.add_column("phase", min_width=min(30, max(map(len, names), default=5)))
-    for col in ("model", "outcome", "n", "gap, pts", "margin", "needs"):
-        t.add_column(col)
+    t = new_table(
+        title,
+        [
+            Column("phase", kind="name"),
+            Column("model", kind="name", fold=MODEL_WIDTH),
+            Column("outcome"),
+            Column("n", justify="right", kind="number"),
+            Column("gap, pts (95% CI)"),
+            Column("margin", justify="right", kind="number"),
+            Column("needs", justify="right", kind="number"),
+        ],
+    )
     styles = {
         "non_inferior": "green",
         "inferior": "red",
@@ -244,7 +267,10 @@ def summary_table(run: MeasurementRun) -> Table:
 
 def replay_policy(
     outcomes: Annotated[
-        Path, typer.Argument(help="A recorded-outcome JSONL file.", show_default=False)
+        Path,
+        typer.Argument(
+            help="A recorded-outcome JSONL file (.jsonl or .jsonl.gz).", show_default=False
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the policy.")],
     margin: Annotated[
@@ -255,6 +281,7 @@ def replay_policy(
     ] = None,
 ) -> None:
     """Write a policy with one phase per recorded subject, ready for `measure --outcomes`."""
+    from phaseroute._jsonl import jsonl_stem
     from phaseroute.measure import phase_name, replay_policy_yaml
     from phaseroute.policy import load_policy
     from phaseroute.policy._lock import relative_to
@@ -266,7 +293,7 @@ def replay_policy(
     if ref.startswith("../"):
         ref = outcomes.resolve().as_posix()
     text = replay_policy_yaml(
-        recorded, ref, workflow=workflow or phase_name(outcomes.stem), margin=margin
+        recorded, ref, workflow=workflow or phase_name(jsonl_stem(outcomes)), margin=margin
     )
     output.write_text(text, encoding="utf-8")
     load_policy(output)  # what we wrote must load

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from phaseroute.cli._tables import Column, emit, emit_json, new_table, print_table
 from phaseroute.errors import RequestError
 from phaseroute.policy import PhaseDecision, RoutingPlan, load_plan, plan_summary
 
@@ -35,9 +36,14 @@ def check(policy: PolicyArg) -> None:
     """Validate POLICY: exit 0 if it compiles, 1 with one message per problem if not."""
     plan = load_plan(policy)
     n = len(plan.decisions)
-    Console(highlight=False).print(
+    console = Console(highlight=False, soft_wrap=True)
+    for notice in plan.notices:
+        console.print(f"[yellow]warning:[/] {escape(notice.render())}")
+    warned = f", {len(plan.notices)} warning(s)" if plan.notices else ""
+    console.print(
         f"{policy}: ok — {len(plan.policy.workflows)} workflow(s), {n} phase(s), "
-        f"policy hash {plan.policy_hash[:12]}"
+        f"policy hash {plan.policy_hash[:12]}{warned}",
+        markup=False,
     )
 
 
@@ -50,24 +56,25 @@ def explain(
     """Show every phase's route: tier, model, basis, the reasons and the warnings."""
     plan = load_plan(policy)
     decisions = select(plan, workflow, phase)
-    console = Console(highlight=False)
     if fmt is Format.json:
         keys = {d.key for d in decisions}
         rows = [r for r in plan_summary(plan) if (r["workflow"], r["phase"]) in keys]
-        doc = {"policy": str(policy), "policy_hash": plan.policy_hash, "phases": rows}
-        console.print_json(json.dumps(doc))
-    elif fmt is Format.markdown:
-        console.print(markdown(plan, decisions), markup=False)
-    elif console.width >= WIDE:
-        console.print(table(plan, decisions))
-    else:
-        console.print(table(plan, decisions, with_reasons=False))
-        for d in decisions:
-            console.print(f"\n[bold]{d.workflow}/{d.phase}[/] → {d.tier} ({d.model.name})")
-            for reason in d.reasons:
-                console.print(f"  • {reason}", markup=False)
-            for warning in d.warnings:
-                console.print(f"  ⚠ {warning}", style="yellow", markup=False)
+        emit_json({"policy": str(policy), "policy_hash": plan.policy_hash, "phases": rows})
+        return
+    if fmt is Format.markdown:
+        emit(markdown(plan, decisions))
+        return
+    console = Console(highlight=False)
+    if console.width >= WIDE:
+        print_table(console, table(plan, decisions))
+        return
+    print_table(console, table(plan, decisions, with_reasons=False))
+    for d in decisions:
+        console.print(f"\n[bold]{d.workflow}/{d.phase}[/] → {d.tier} ({d.model.name})")
+        for reason in d.reasons:
+            console.print(f"  • {reason}", markup=False)
+        for warning in d.warnings:
+            console.print(f"  ⚠ {warning}", style="yellow", markup=False)
 
 
 def select(plan: RoutingPlan, workflow: str | None, phase: str | None) -> list[PhaseDecision]:
@@ -84,20 +91,20 @@ def select(plan: RoutingPlan, workflow: str | None, phase: str | None) -> list[P
 
 
 def table(plan: RoutingPlan, decisions: list[PhaseDecision], *, with_reasons: bool = True) -> Table:
-    """The plan as a Rich table; narrow terminals get the reasons below it instead."""
-    t = Table(
-        title=f"Routing plan — policy {plan.policy_hash[:12]}",
-        show_lines=with_reasons,
-        expand=with_reasons,
-    )
-    t.add_column("phase")
-    for col in ("kind", "tier", "model", "basis") if with_reasons else ("tier", "model", "basis"):
-        t.add_column(col, no_wrap=True)
+    """The plan as a table; narrow terminals get the reasons below it instead."""
+    columns = [Column("phase", kind="name")]
     if with_reasons:
-        t.add_column("reasons", ratio=3)
-        t.add_column("warnings", ratio=2, style="yellow")
+        columns.append(Column("kind"))
+    columns += [Column("tier"), Column("model", kind="name"), Column("basis")]
+    if with_reasons:
+        columns += [Column("reasons", ratio=3), Column("warnings", ratio=2, style="yellow")]
     else:
-        t.add_column("rule")
+        columns.append(Column("rule"))
+    t = new_table(
+        f"Routing plan — policy {plan.policy_hash[:12]}",
+        columns,
+        show_lines=with_reasons,
+    )
     for d in decisions:
         cells = [d.phase + (" [bold](audit)[/]" if d.audit else "")]
         if with_reasons:

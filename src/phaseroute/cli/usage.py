@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -10,12 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from phaseroute.errors import RequestError
+from phaseroute.cli._tables import Column, emit_json, new_table, print_table
+from phaseroute.errors import CommandLineError, RequestError
 from phaseroute.storage.database import DEFAULT_DATABASE
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from phaseroute.runtime import UsageTotals
 
 
@@ -37,7 +38,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise RequestError(
+        raise CommandLineError(
             f"--since {value!r}: not a time — use a relative age like 7d, 12h, 30m or an "
             "ISO date such as 2025-01-31 or 2025-01-31T09:00:00Z"
         ) from None
@@ -50,6 +51,13 @@ def register(app: typer.Typer) -> None:
 
 def _money(value: object) -> str:
     return f"${value:,.4f}"
+
+
+def _saving(value: Decimal) -> str:
+    """A saving, or what the routed calls cost more — never a negative "saving"."""
+    if value < 0:
+        return f"[red]{_money(-value)} more[/]"
+    return _money(value)
 
 
 def usage(
@@ -79,35 +87,78 @@ def usage(
     try:
         rows = ledger.totals(workflow=workflow, phase=phase, since=start)
         workflows = ledger.totals(workflow=workflow, phase=phase, since=start, by_phase=False)
+        if not rows and (workflow or phase):
+            _unknown_names(ledger.totals(), db, workflow, phase)
     finally:
         ledger.close()
-    console = Console(highlight=False)
     if fmt is Format.json:
-        console.print_json(json.dumps({"phases": [_doc(r) for r in rows],
-                                       "workflows": [_doc(r) for r in workflows]}))  # fmt: skip
+        emit_json({"phases": [_doc(r) for r in rows], "workflows": [_doc(r) for r in workflows]})
         return
+    console = Console(highlight=False)
     if not rows:
         console.print("no routed calls recorded" + (" in that window" if since else ""))
         return
-    table = Table(title="usage per phase")
-    for col in ("workflow", "phase", "calls", "escalated", "failed", "tokens in", "tokens out"):
-        table.add_column(col, justify="right" if col not in ("workflow", "phase") else "left")
-    for col in ("cost", "top-tier cost", "saving"):
-        table.add_column(col, justify="right")
+    table = new_table(
+        "usage per phase (tokens in → out; cost against the same calls on the top tier)",
+        [
+            Column("workflow / phase", kind="name"),
+            Column("calls", justify="right", kind="number"),
+            Column("escal-\nated", justify="right", kind="number"),
+            Column("failed", justify="right", kind="number"),
+            Column("tokens\nin → out", justify="right", kind="number"),
+            Column("cached", justify="right", kind="number"),
+            Column("batch", justify="right", kind="number"),
+            Column("cost", justify="right", kind="number"),
+            Column("top-tier\ncost", justify="right", kind="number"),
+            Column("saving", justify="right", kind="number"),
+        ],
+    )
+    single = len({r.workflow for r in rows}) == 1
     for r in [*rows, *workflows]:
+        if r.phase is None:
+            name = f"{r.workflow}\n[b]all phases[/]"
+        else:
+            name = r.phase if single else f"{r.workflow}/{r.phase}"
         table.add_row(
-            r.workflow,
-            r.phase or "[b]all phases[/]",
-            str(r.calls),
-            str(r.escalated),
-            str(r.unavailable + r.incomplete),
-            f"{r.input_tokens:,}",
-            f"{r.output_tokens:,}",
-            _money(r.cost) + (f" (+{r.unpriced} unpriced)" if r.unpriced else ""),
+            name,
+            f"{r.calls:,}",
+            f"{r.escalated:,}",
+            f"{r.unavailable + r.incomplete:,}",
+            f"{r.input_tokens:,}\n→ {r.output_tokens:,}",
+            _share(r.cached_share),
+            f"{r.batch_calls:,}",
+            _money(r.cost) + (f"\n+{r.unpriced} unpriced" if r.unpriced else ""),
             _money(r.counterfactual_cost),
-            _money(r.saving),
+            _saving(r.saving),
         )
-    console.print(table)
+    if single:
+        console.print(f"workflow [b]{rows[0].workflow}[/]")
+    print_table(console, table)
+
+
+def _unknown_names(
+    everything: list[UsageTotals], db: str, workflow: str | None, phase: str | None
+) -> None:
+    """Raise `RequestError` naming a workflow or phase the ledger has never seen."""
+    known_workflows = sorted({r.workflow for r in everything})
+    if workflow is not None and workflow not in known_workflows:
+        raise RequestError(
+            f"--workflow {workflow!r}: no routed call of this workflow in {db} "
+            f"(workflows recorded: {', '.join(known_workflows) or 'none'})"
+        )
+    known_phases = sorted(
+        {r.phase for r in everything if r.phase and workflow in (None, r.workflow)}
+    )
+    if phase is not None and phase not in known_phases:
+        raise RequestError(
+            f"--phase {phase!r}: no routed call of this phase in {db} "
+            f"(phases recorded: {', '.join(known_phases) or 'none'})"
+        )
+
+
+def _share(value: float | None) -> str:
+    """The share of input read from the prompt cache (cache reads ÷ all input tokens)."""
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _doc(r: UsageTotals) -> dict[str, object]:
@@ -123,6 +174,8 @@ def _doc(r: UsageTotals) -> dict[str, object]:
         "output_tokens": r.output_tokens,
         "cache_read_tokens": r.cache_read_tokens,
         "cache_write_tokens": r.cache_write_tokens,
+        "cached_share": None if r.cached_share is None else round(r.cached_share, 4),
+        "batch_calls": r.batch_calls,
         "cost": str(r.cost),
         "unpriced_calls": r.unpriced,
         "counterfactual_cost": str(r.counterfactual_cost),

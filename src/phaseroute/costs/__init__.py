@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from phaseroute.costs._levers import (
+    CACHE_WRITES_PER_DAY,
+    LEVERS,
+    LeverCosts,
+    LeverProjection,
+    PhaseLevers,
+    WorkflowLevers,
+    project_levers,
+)
 from phaseroute.costs._plot import PlotFiles, plot_sensitivity
-from phaseroute.costs._pricing import CustomPrice, PriceBook, PricedModel, ref_candidates
+from phaseroute.costs._pricing import (
+    DEFAULT_BATCH_DISCOUNT,
+    CustomPrice,
+    PriceBook,
+    PricedModel,
+    ref_candidates,
+)
 from phaseroute.costs._projection import (
     DAYS_PER_MONTH,
     CostProjection,
@@ -11,6 +26,7 @@ from phaseroute.costs._projection import (
     Scenario,
     ScenarioCosts,
     UncostedPhase,
+    Unpriced,
     WorkflowCost,
     project_costs,
 )
@@ -22,11 +38,17 @@ from phaseroute.costs._sensitivity import (
 )
 
 __all__ = [
+    "CACHE_WRITES_PER_DAY",
     "DAYS_PER_MONTH",
+    "DEFAULT_BATCH_DISCOUNT",
+    "LEVERS",
     "CostProjection",
     "CustomPrice",
+    "LeverCosts",
+    "LeverProjection",
     "NoSensitivity",
     "PhaseCost",
+    "PhaseLevers",
     "PlotFiles",
     "PriceBook",
     "PricedModel",
@@ -35,9 +57,12 @@ __all__ = [
     "Sensitivity",
     "SensitivityTerm",
     "UncostedPhase",
+    "Unpriced",
     "WorkflowCost",
+    "WorkflowLevers",
     "plot_sensitivity",
     "project_costs",
+    "project_levers",
     "ref_candidates",
     "sensitivity",
 ]

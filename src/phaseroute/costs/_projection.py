@@ -2,11 +2,15 @@
 
 Each phase is priced per call on its token profile (tiered prices apply per call), times
 its daily volume. A month is 30.4 days (365 / 12, rounded). Phases that cannot be costed
-(no token profile, no volume, no price) are listed with the reason, never counted as zero.
+(no token profile, no volume) are listed with the reason, never counted as zero. A model
+the catalogue does not price leaves its scenario of that phase *unpriced* (None): totals
+cover what is priced and name what they leave out, and the saving is taken over the phases
+priced both on the top tier and as routed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -30,42 +34,63 @@ class Scenario(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ScenarioCosts:
-    """USD under each scenario (per call, per day or per month: the holder says which)."""
+    """USD under each scenario (per call, per day or per month: the holder says which);
+    None where the scenario's model has no price."""
 
-    uniform_top: Decimal
-    routed: Decimal
-    uniform_cheapest: Decimal
-
-    def __add__(self, other: ScenarioCosts) -> ScenarioCosts:
-        return ScenarioCosts(
-            self.uniform_top + other.uniform_top,
-            self.routed + other.routed,
-            self.uniform_cheapest + other.uniform_cheapest,
-        )
+    uniform_top: Decimal | None
+    routed: Decimal | None
+    uniform_cheapest: Decimal | None
 
     def __mul__(self, factor: Decimal | int) -> ScenarioCosts:
-        return ScenarioCosts(
-            self.uniform_top * factor, self.routed * factor, self.uniform_cheapest * factor
-        )
+        return ScenarioCosts(*(None if v is None else v * factor for v in self._values()))
 
-    def of(self, scenario: Scenario) -> Decimal:
-        value: Decimal = getattr(self, scenario.value)
+    def _values(self) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+        return (self.uniform_top, self.routed, self.uniform_cheapest)
+
+    def of(self, scenario: Scenario) -> Decimal | None:
+        value: Decimal | None = getattr(self, scenario.value)
         return value
 
     @property
-    def saving(self) -> Decimal:
-        """What the routing plan saves against uniform top-tier use."""
+    def priced(self) -> bool:
+        """True when every scenario has a price."""
+        return None not in self._values()
+
+    @property
+    def saving(self) -> Decimal | None:
+        """What the routing plan saves against uniform top-tier use (negative: it costs
+        more); None unless both are priced."""
+        if self.uniform_top is None or self.routed is None:
+            return None
         return self.uniform_top - self.routed
 
     @property
     def saving_pct(self) -> Decimal | None:
-        """The saving as a percentage of uniform top-tier cost (None when that is zero)."""
-        if self.uniform_top == 0:
+        """The saving as a percentage of uniform top-tier cost (None when that is zero or
+        unpriced)."""
+        saving = self.saving
+        if saving is None or not self.uniform_top:
             return None
-        return self.saving / self.uniform_top * _HUNDRED
+        return saving / self.uniform_top * _HUNDRED
 
 
-ZERO = ScenarioCosts(Decimal(0), Decimal(0), Decimal(0))
+def _sum(costs: Sequence[ScenarioCosts]) -> ScenarioCosts:
+    """Totals of what is priced, per scenario (None where nothing is)."""
+    totals: list[Decimal | None] = []
+    for scenario in Scenario:
+        priced = [v for c in costs if (v := c.of(scenario)) is not None]
+        totals.append(sum(priced, Decimal(0)) if priced else None)
+    return ScenarioCosts(*totals)
+
+
+@dataclass(frozen=True, slots=True)
+class Unpriced:
+    """A model the price book has no price for, and the phases that leave out because of it."""
+
+    model: str
+    ref: str  # the name looked up in the catalogue
+    phases: tuple[str, ...]
+    fix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +106,7 @@ class PhaseCost:
     tokens_out: int
     below_strong: bool  # routed below the strong tier: the "screening" side of the ratio
     per_call: ScenarioCosts
+    unpriced: tuple[str, ...] = ()  # models of this phase's scenarios without a price
 
     @property
     def daily(self) -> ScenarioCosts:
@@ -108,14 +134,30 @@ class WorkflowCost:
     strong_tier: str  # phases below it are the "screening" side of the volume ratio
     phases: tuple[PhaseCost, ...]
     uncosted: tuple[UncostedPhase, ...]
+    unpriced: tuple[Unpriced, ...] = ()
 
     @property
     def daily(self) -> ScenarioCosts:
-        return sum((p.daily for p in self.phases), ZERO)
+        """Totals per scenario over the phases priced in it (see `missing`)."""
+        return _sum([p.daily for p in self.phases])
 
     @property
     def monthly(self) -> ScenarioCosts:
         return self.daily * DAYS_PER_MONTH
+
+    def missing(self, scenario: Scenario) -> tuple[str, ...]:
+        """Costed phases left out of `scenario`'s total for want of a price."""
+        return tuple(p.phase for p in self.phases if p.per_call.of(scenario) is None)
+
+    @property
+    def compared(self) -> tuple[PhaseCost, ...]:
+        """Phases priced both on the top tier and as routed: what the saving is taken over."""
+        return tuple(p for p in self.phases if p.per_call.saving is not None)
+
+    @property
+    def saving_daily(self) -> ScenarioCosts:
+        """Daily totals over `compared` only, so `.saving` compares like with like."""
+        return _sum([p.daily for p in self.compared])
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +174,11 @@ class CostProjection:
 
     @property
     def daily(self) -> ScenarioCosts:
-        return sum((w.daily for w in self.workflows), ZERO)
+        return _sum([w.daily for w in self.workflows])
+
+    @property
+    def saving_daily(self) -> ScenarioCosts:
+        return _sum([w.saving_daily for w in self.workflows])
 
     @property
     def monthly(self) -> ScenarioCosts:
@@ -151,8 +197,10 @@ class CostProjection:
             "workflows": [
                 {
                     "workflow": w.workflow,
-                    "daily": _costs_dict(w.daily),
-                    "monthly": _costs_dict(w.monthly),
+                    "daily": _costs_dict(w.daily, w.saving_daily),
+                    "monthly": _costs_dict(w.monthly, w.saving_daily * self.days_per_month),
+                    "missing": {s.value: list(w.missing(s)) for s in Scenario if w.missing(s)},
+                    "saving_over_phases": [p.phase for p in w.compared],
                     "phases": [
                         {
                             "phase": p.phase,
@@ -162,22 +210,37 @@ class CostProjection:
                             "tokens_in": p.tokens_in,
                             "tokens_out": p.tokens_out,
                             "below_strong_tier": p.below_strong,
-                            "per_call": _costs_dict(p.per_call, savings=False, places=8),
-                            "daily": _costs_dict(p.daily),
-                            "monthly": _costs_dict(p.monthly),
+                            "per_call": _costs_dict(p.per_call, None, places=8),
+                            "daily": _costs_dict(p.daily, p.daily),
+                            "monthly": _costs_dict(p.monthly, p.monthly),
+                            "unpriced_models": list(p.unpriced),
                         }
                         for p in w.phases
                     ],
                     "not_costed": [{"phase": u.phase, "reason": u.reason} for u in w.uncosted],
+                    "unpriced": [
+                        {
+                            "model": u.model,
+                            "catalogue_name": u.ref,
+                            "phases": list(u.phases),
+                            "fix": u.fix,
+                        }
+                        for u in w.unpriced
+                    ],
                 }
                 for w in self.workflows
             ],
-            "total": {"daily": _costs_dict(self.daily), "monthly": _costs_dict(self.monthly)},
+            "total": {
+                "daily": _costs_dict(self.daily, self.saving_daily),
+                "monthly": _costs_dict(self.monthly, self.saving_daily * self.days_per_month),
+            },
         }
 
 
-def money(value: Decimal, places: int = 6) -> str:
-    """A USD amount as a plain decimal string, rounded to `places` decimals."""
+def money(value: Decimal | None, places: int = 6) -> str | None:
+    """A USD amount as a plain decimal string, rounded to `places` decimals (None: unpriced)."""
+    if value is None:
+        return None
     return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
 
 
@@ -185,11 +248,15 @@ def pct(value: Decimal | None, places: int = 1) -> str | None:
     return None if value is None else f"{value.quantize(Decimal(1).scaleb(-places)):f}"
 
 
-def _costs_dict(c: ScenarioCosts, savings: bool = True, places: int = 6) -> dict[str, str | None]:
+def _costs_dict(
+    c: ScenarioCosts, compared: ScenarioCosts | None, places: int = 6
+) -> dict[str, str | None]:
+    """Money per scenario (null: unpriced) and, from `compared`, the saving (negative when
+    the routing plan costs more)."""
     out: dict[str, str | None] = {s.value: money(c.of(s), places) for s in Scenario}
-    if savings:
-        out["saving"] = money(c.saving)
-        out["saving_pct"] = pct(c.saving_pct)
+    if compared is not None:
+        out["saving"] = money(compared.saving)
+        out["saving_pct"] = pct(compared.saving_pct)
     return out
 
 
@@ -216,10 +283,32 @@ def project_costs(
         cheapest_model=cheapest.name,
         strong_tier=strong,
         workflows=tuple(
-            WorkflowCost(name, strong, tuple(costed), tuple(uncosted))
+            WorkflowCost(name, strong, tuple(costed), tuple(uncosted), _unpriced(costed, book))
             for name, (costed, uncosted) in by_workflow.items()
         ),
     )
+
+
+def _unpriced(phases: Sequence[PhaseCost], book: PriceBook) -> tuple[Unpriced, ...]:
+    found: dict[str, list[str]] = {}
+    for p in phases:
+        for model in p.unpriced:
+            found.setdefault(model, []).append(p.phase)
+    out = []
+    for model, names in found.items():
+        ref = book.models[model].ref if model in book.models else model
+        out.append(
+            Unpriced(
+                model,
+                ref,
+                tuple(names),
+                f"{book.version} has no price for {ref!r}: add "
+                f"`price: {{input_per_mtok: N, output_per_mtok: M}}` (USD per million tokens) "
+                f"under models.{model} in the policy, or set models.{model}.price_ref to the "
+                "name the catalogue knows it by",
+            )
+        )
+    return tuple(out)
 
 
 def _phase_cost(
@@ -237,18 +326,9 @@ def _phase_cost(
             d.workflow, d.phase, f"no volume — set `volume` (calls per day) in {where}"
         )
     usage = Usage(d.tokens_in, d.tokens_out)
-    costs: dict[str, Decimal] = {}
+    costs: dict[str, Decimal | None] = {}
     for model in dict.fromkeys((top, d.model.name, cheapest)):
-        cost = book.cost(model, usage)
-        if cost is None:
-            ref = book.models[model].ref if model in book.models else model
-            return UncostedPhase(
-                d.workflow,
-                d.phase,
-                f"no price for model {model!r} ({ref}) in {book.version} — set "
-                f"`models.{model}.price_ref` to the catalogue's name or add `models.{model}.price`",
-            )
-        costs[model] = cost
+        costs[model] = book.cost(model, usage)
     return PhaseCost(
         workflow=d.workflow,
         phase=d.phase,
@@ -259,4 +339,5 @@ def _phase_cost(
         tokens_out=d.tokens_out,
         below_strong=d.model.rank < strong_rank,
         per_call=ScenarioCosts(costs[top], costs[d.model.name], costs[cheapest]),
+        unpriced=tuple(m for m, c in costs.items() if c is None),
     )

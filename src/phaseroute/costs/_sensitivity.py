@@ -79,6 +79,12 @@ def sensitivity(cost: WorkflowCost) -> Sensitivity | NoSensitivity:
     """The sensitivity model of one projected workflow (or why there is none)."""
     if not cost.phases:
         return NoSensitivity(cost.workflow, "no phase of this workflow could be costed")
+    unpriced = [p.phase for p in cost.phases if not p.per_call.priced]
+    if unpriced:
+        return NoSensitivity(
+            cost.workflow,
+            f"{', '.join(unpriced)} lack a price on some tier, so the ratios cannot be varied",
+        )
     below = sum(p.volume for p in cost.phases if p.below_strong)
     rest = sum(p.volume for p in cost.phases if not p.below_strong)
     if below == 0:
@@ -94,18 +100,26 @@ def sensitivity(cost: WorkflowCost) -> Sensitivity | NoSensitivity:
             "is no judgment volume to compare against",
         )
     daily = cost.daily
-    if daily.uniform_cheapest <= 0 or daily.uniform_top <= daily.uniform_cheapest:
+    if (
+        daily.uniform_cheapest is None
+        or daily.uniform_top is None
+        or daily.uniform_cheapest <= 0
+        or daily.uniform_top <= daily.uniform_cheapest
+    ):
         return NoSensitivity(
             cost.workflow,
             "the cheapest tier is not cheaper than the top tier on this workflow's token mix",
         )
     terms = []
     for p in cost.phases:
-        top = float(p.per_call.uniform_top)
+        c = p.per_call
+        if c.uniform_top is None or c.routed is None or c.uniform_cheapest is None:
+            continue  # not reached: unpriced phases returned above
+        top = float(c.uniform_top)
         if top <= 0:
             continue  # costs nothing on the top tier, so it moves no total
-        routed = float(p.per_call.routed) / top
-        cheapest = float(p.per_call.uniform_cheapest) / top
+        routed = float(c.routed) / top
+        cheapest = float(c.uniform_cheapest) / top
         if cheapest >= 1.0:
             alpha = 0.0
         elif routed <= 0.0 or cheapest <= 0.0:

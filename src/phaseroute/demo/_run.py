@@ -64,6 +64,8 @@ class PhaseOutcome:
     cost: Decimal
     top_cost: Decimal  # the same calls priced on the top tier
     audited: int
+    input_tokens: int = 0  # approximated from the prompt text (replay has no tokenizer)
+    output_tokens: int = 0  # from the recorded answers, or the per-answer estimate
 
     @property
     def quality_ratio(self) -> float:
@@ -79,6 +81,8 @@ class DemoResult:
     audit: VerificationReport
     reports: tuple[Path, ...]
     plots: tuple[Path, ...]
+    answers_recorded: int = 0  # answers whose text the recorded file holds
+    unrecorded_output_tokens: int = 1  # output tokens counted for each other answer
 
     @property
     def cost(self) -> Decimal:
@@ -126,11 +130,15 @@ def prepare(example: Path, workdir: Path) -> Path:
     return workdir / POLICY
 
 
-def recorded_outcomes(plan: RoutingPlan) -> RecordedOutcomes:
+def _replay_config(plan: RoutingPlan) -> ReplayConfig:
     replay = [p for p in plan.policy.providers.values() if isinstance(p, ReplayConfig)]
     if len(replay) != 1:
         raise RequestError("the demo policy must have exactly one replay provider")
-    return read_recorded(plan.base_dir / replay[0].outcomes)
+    return replay[0]
+
+
+def recorded_outcomes(plan: RoutingPlan) -> RecordedOutcomes:
+    return read_recorded(plan.base_dir / _replay_config(plan).outcomes)
 
 
 def measure(policy: Path, outcomes: RecordedOutcomes, progress: Progress) -> Path:
@@ -163,7 +171,7 @@ def serve(
             served: dict[str, int] = {}
             score = top = 0.0
             cost = top_cost = Decimal(0)
-            audited = n = 0
+            audited = n = tokens_in = tokens_out = 0
             for subject in subjects:
                 for item in outcomes.phases[subject]:
                     result = router.complete(
@@ -182,6 +190,8 @@ def serve(
                     cost += result.cost or Decimal(0)
                     top_cost += result.counterfactual_cost or Decimal(0)
                     audited += result.audit_sequence is not None
+                    tokens_in += result.usage.input_tokens
+                    tokens_out += result.usage.output_tokens
                 progress.advance(len(outcomes.phases[subject]))
             results.append(
                 PhaseOutcome(
@@ -193,6 +203,8 @@ def serve(
                     cost=cost,
                     top_cost=top_cost,
                     audited=audited,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
                 )
             )
     progress.finish()
@@ -218,7 +230,8 @@ def run_demo(
     """The whole demo in `workdir`; see the module docstring."""
     progress = progress or SilentProgress()
     policy = prepare(find_example(example), workdir)
-    outcomes = recorded_outcomes(load_plan(policy))
+    first = load_plan(policy)
+    outcomes = recorded_outcomes(first)
     report = measure(policy, outcomes, progress)
     plan = load_plan(policy)  # now with the measured evidence
     phases = serve(policy, plan, outcomes, progress)
@@ -247,4 +260,6 @@ def run_demo(
         audit=audit,
         reports=(report, report.with_suffix(".md")),
         plots=tuple(plots),
+        answers_recorded=outcomes.answers_recorded,
+        unrecorded_output_tokens=_replay_config(first).unrecorded_output_tokens,
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from phaseroute.measure._scorers import ModelCaller
 from phaseroute.policy._plan import RoutingPlan
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Usage
 from phaseroute.storage.database import DEFAULT_DATABASE, Migration, migrate
+from phaseroute.wire import anthropic as wire
 
 COMPONENT = "cache"
 
@@ -63,23 +66,33 @@ def cache_key(request: CompletionRequest) -> str:
     """SHA-256 of the canonical request: same request to the same model id, same key."""
     doc: dict[str, Any] = {
         "model": request.model,
-        "messages": [[m.role, m.content] for m in request.messages],
-        "system": request.system,
+        "messages": [[m.role, wire.content_to_wire(m.content)] for m in request.messages],
+        "system": wire.content_to_wire(request.system),
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "stop": list(request.stop),
         "metadata": dict(sorted(request.metadata.items())),
     }
+    # Only present when used, so the keys of plain text requests stay what they were.
+    if request.tools:
+        doc["tools"] = [wire.tool_to_wire(t) for t in request.tools]
+    if request.tool_choice is not None:
+        doc["tool_choice"] = wire.tool_choice_to_wire(request.tool_choice)
     return hashlib.sha256(rfc8785.dumps(doc)).hexdigest()
 
 
 def _encode(response: CompletionResponse) -> str:
-    return json.dumps(dataclasses.asdict(response), sort_keys=True)
+    data = dataclasses.asdict(replace(response, content=(), native=None))
+    data["content"] = [wire.block_to_wire(b) for b in response.content]
+    del data["native"]
+    return json.dumps(data, sort_keys=True)
 
 
 def _decode(raw: str) -> CompletionResponse:
     data = json.loads(raw)
     data["usage"] = Usage(**data["usage"])
+    blocks = (wire.response_block_from_wire(b) for b in data.pop("content", ()))
+    data["content"] = tuple(b for b in blocks if b is not None)
     return CompletionResponse(**data)
 
 
@@ -147,3 +160,30 @@ class CachedCaller:
         if response.complete:
             self.cache.put(key, response)
         return response
+
+    def call_many(
+        self, model_name: str, requests: Sequence[CompletionRequest], *, purpose: str
+    ) -> list[CompletionResponse]:
+        """Many calls of one model: cached answers first, the rest in one `call_many` of the
+        wrapped caller when it has one (a batch), else one by one."""
+        out: list[CompletionResponse | None] = []
+        todo: list[int] = []
+        for i, request in enumerate(requests):
+            found = self.cache.get(cache_key(request))
+            if found is not None:
+                self.hits += 1
+            else:
+                todo.append(i)
+            out.append(found)
+        many = getattr(self.caller, "call_many", None)
+        if todo and many is not None:
+            self.misses += len(todo)
+            answers = many(model_name, [requests[i] for i in todo], purpose=purpose)
+            for i, response in zip(todo, answers, strict=True):
+                out[i] = response
+                if response.complete:
+                    self.cache.put(cache_key(requests[i]), response)
+        else:
+            for i in todo:
+                out[i] = self.call_model(model_name, requests[i], purpose=purpose)
+        return [r for r in out if r is not None]

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from phaseroute.measure._harness import MeasurementRun, PhaseResult
@@ -38,6 +39,11 @@ def _gap(i: Interval) -> str:
     return f"{100 * i.estimate:+.1f} [{100 * i.lower:+.1f}, {100 * i.upper:+.1f}] pts"
 
 
+def _points(value: float) -> str:
+    """A margin in points: ``1 pt``, ``2 pts``, ``0.5 pts``."""
+    return f"{value:g} pt" if value == 1 else f"{value:g} pts"
+
+
 def _label(c: Comparison) -> str:
     return "suspicious" if c.suspicious else c.decision
 
@@ -48,31 +54,56 @@ def _rows(run: MeasurementRun) -> list[tuple[PhaseResult, Comparison]]:
 
 def _png(fig: Figure) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=144)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+TICK_FONT = 10  # readable at 1280 px and in print
+LABEL_FONT = 11
+
+
+def _legend_below(ax: Axes, columns: int) -> None:
+    """The legend under the x axis label: it can never cover an interval."""
+    ax.legend(
+        fontsize=TICK_FONT,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22 if columns > 2 else -0.2),
+        ncol=columns,
+        frameon=False,
+    )
+
+
+def _height(rows: int, per_row: float) -> float:
+    return 1.9 + per_row * max(1, rows)
 
 
 def gap_plot(run: MeasurementRun) -> Figure:
     """Per comparison: the gap (top − cheaper) with its interval, against the margin."""
     rows = _rows(run)
-    fig = Figure(figsize=(8, 1.2 + 0.28 * max(1, len(rows))))
+    fig = Figure(figsize=(9, _height(len(rows), 0.34)), layout="constrained")
     ax = fig.subplots()
     for y, (r, c) in enumerate(reversed(rows)):
         colour = COLOURS[_label(c)]
-        ax.plot([100 * c.gap.lower, 100 * c.gap.upper], [y, y], color=colour, lw=2)
-        ax.plot([100 * c.gap.estimate], [y], "o", color=colour, ms=4)
-        ax.plot([100 * r.entry.margin], [y], "|", color="black", ms=10, mew=1.5)
+        ax.plot([100 * c.gap.lower, 100 * c.gap.upper], [y, y], color=colour, lw=2.5)
+        ax.plot([100 * c.gap.estimate], [y], "o", color=colour, ms=5)
+        ax.plot([100 * r.entry.margin], [y], "|", color="black", ms=12, mew=2)
     several = len({c.candidate.model for _, c in rows}) > 1
     labels = [f"{r.phase} · {c.candidate.model}" if several else r.phase for r, c in reversed(rows)]
-    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.set_yticks(range(len(rows)), labels, fontsize=TICK_FONT)
+    ax.tick_params(axis="x", labelsize=TICK_FONT)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.axvline(0, color="#999999", lw=0.8)
-    ax.set_xlabel("gap: top tier minus cheaper model (points); | = the phase's margin")
-    ax.set_title("Non-inferiority: the upper end must stay left of the margin", fontsize=9)
-    handles = [
-        ax.plot([], [], color=colour, lw=2, label=name.replace("_", "-"))[0]
-        for name, colour in COLOURS.items()
-    ]
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.set_xlabel(
+        "gap: top tier minus cheaper model (points); | = the phase's margin", fontsize=LABEL_FONT
+    )
+    ax.set_title(
+        "Non-inferiority: the upper end must stay left of the margin", fontsize=LABEL_FONT + 1
+    )
+    shown = {_label(c) for _, c in rows}
+    for name, colour in COLOURS.items():
+        if name in shown:
+            ax.plot([], [], color=colour, lw=2.5, label=name.replace("_", "-"))
+    _legend_below(ax, len(shown))
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -80,19 +111,27 @@ def gap_plot(run: MeasurementRun) -> Figure:
 def metric_plot(run: MeasurementRun) -> Figure:
     """Per phase: each compared model's metric with its interval."""
     rows = _rows(run)
-    fig = Figure(figsize=(8, 1.2 + 0.36 * max(1, len(rows))))
+    fig = Figure(figsize=(9, _height(len(rows), 0.42)), layout="constrained")
     ax = fig.subplots()
     for y, (_, c) in enumerate(reversed(rows)):
         for dy, m, colour in ((0.15, c.reference, "#2166ac"), (-0.15, c.candidate, "#d6604d")):
             if math.isnan(m.value.estimate):
                 continue
-            ax.plot([100 * m.value.lower, 100 * m.value.upper], [y + dy, y + dy], color=colour)
-            ax.plot([100 * m.value.estimate], [y + dy], "o", color=colour, ms=3)
-    ax.set_yticks(range(len(rows)), [f"{r.phase} · n={c.n}" for r, c in reversed(rows)], fontsize=7)
-    ax.plot([], [], "o-", color="#2166ac", label="top-tier reference", ms=3)
-    ax.plot([], [], "o-", color="#d6604d", label="cheaper candidate", ms=3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_xlabel("metric (%), with its interval, on the same items")
+            ax.plot(
+                [100 * m.value.lower, 100 * m.value.upper], [y + dy, y + dy], color=colour, lw=2
+            )
+            ax.plot([100 * m.value.estimate], [y + dy], "o", color=colour, ms=4)
+    ax.set_yticks(
+        range(len(rows)),
+        [f"{r.phase} · n={c.n}" for r, c in reversed(rows)],
+        fontsize=TICK_FONT,
+    )
+    ax.tick_params(axis="x", labelsize=TICK_FONT)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.plot([], [], "o-", color="#2166ac", label="top-tier reference", ms=4)
+    ax.plot([], [], "o-", color="#d6604d", label="cheaper candidate", ms=4)
+    _legend_below(ax, 2)
+    ax.set_xlabel("metric (%), with its interval, on the same items", fontsize=LABEL_FONT)
     ax.set_xlim(-2, 102)
     ax.grid(axis="x", alpha=0.3)
     return fig
@@ -121,7 +160,7 @@ def _table(run: MeasurementRun) -> tuple[list[str], list[list[str]]]:
             _ci(c.reference.value),
             _ci(c.candidate.value),
             _gap(c.gap),
-            f"{100 * r.entry.margin:g} pts",
+            _points(100 * r.entry.margin),
             _label(c).replace("_", "-"),
             "yes" if c.stopped_early else "no",
             str(c.items_needed) if c.items_needed else "",
@@ -165,24 +204,94 @@ def markdown_report(run: MeasurementRun, title: str) -> str:
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;
-color:#222;line-height:1.45;padding:0 1rem}
-table{border-collapse:collapse;font-size:.8rem;width:100%}th,td{border:1px solid #ddd;
-padding:.25rem .4rem;text-align:left;vertical-align:top}th{background:#f4f4f4}
+color:#222;line-height:1.5;padding:0 1.5rem;font-size:16px}
+h1{font-size:1.8rem}h2{font-size:1.35rem;margin-top:2rem}h3{font-size:1.1rem;margin-bottom:.2rem}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:.85rem}
+th,td{border:1px solid #ddd;padding:.3rem .45rem;text-align:left;vertical-align:top;
+white-space:nowrap}th{white-space:normal}td.name{white-space:normal;overflow-wrap:anywhere;
+min-width:6rem}
+th{background:#f4f4f4;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ci{color:#666;font-size:.8rem}
 .non-inferior{color:#1b7837;font-weight:600}.inferior{color:#b2182b;font-weight:600}
 .inconclusive{color:#555;font-weight:600}.suspicious{color:#e08214;font-weight:600}
-img{max-width:100%}h3{margin-bottom:.2rem}.meta{color:#666;font-size:.85rem}
+img{max-width:100%;height:auto}.meta{color:#666;font-size:.85rem}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:10pt;line-height:1.35}
+h2{font-size:13pt;break-after:avoid}h3{font-size:11pt;break-after:avoid}
+table{font-size:8pt}th,td{padding:2pt 4pt}.ci{font-size:7pt}
+tr,img,li{break-inside:avoid}.scroll{overflow:visible}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
+@page{size:A4 landscape;margin:12mm}
 """
+
+
+def _two_lines(main: str, interval: str) -> str:
+    """A cell of two lines at most: the estimate, and its interval in small grey below."""
+    return f"{html.escape(main)}<br><span class='ci'>{html.escape(interval)}</span>"
+
+
+def _html_table(run: MeasurementRun) -> str:
+    """The comparisons as an HTML table whose cells never wrap beyond two lines."""
+    esc = html.escape
+    single = len({r.workflow for r in run.results}) == 1
+    head = (
+        "phase",
+        "top tier",
+        "cheaper",
+        "n",
+        "top-tier metric<br><span class='ci'>95% CI</span>",
+        "cheaper metric<br><span class='ci'>95% CI</span>",
+        "gap, pts<br><span class='ci'>95% CI</span>",
+        "margin",
+        "decision",
+        "stopped<br>early",
+        "items<br>needed",
+    )
+    out = ["<div class='scroll'><table><tr>", *(f"<th>{h}</th>" for h in head), "</tr>"]
+    for r, c in _rows(run):
+        label = _label(c).replace("_", "-")
+        cells = [
+            f"<td>{esc(r.phase if single else f'{r.workflow}/{r.phase}')}</td>",
+            f"<td class='name'>{esc(c.reference.model)}</td>",
+            f"<td class='name'>{esc(c.candidate.model)}</td>",
+            f"<td class='num'>{c.n:,}</td>",
+            f"<td class='num'>{_metric_cell(c.reference.value)}</td>",
+            f"<td class='num'>{_metric_cell(c.candidate.value)}</td>",
+            "<td class='num'>"
+            + _two_lines(
+                f"{100 * c.gap.estimate:+.1f}",
+                f"{100 * c.gap.lower:+.1f} to {100 * c.gap.upper:+.1f}",
+            )
+            + "</td>",
+            f"<td class='num'>{esc(_points(100 * r.entry.margin))}</td>",
+            f"<td class='{label}'>{label}</td>",
+            f"<td>{'yes' if c.stopped_early else 'no'}</td>",
+            f"<td class='num'>{c.items_needed or ''}</td>",
+        ]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def _metric_cell(i: Interval) -> str:
+    if math.isnan(i.estimate):
+        return "–"
+    return _two_lines(_pct(i.estimate), f"{100 * i.lower:.1f}–{100 * i.upper:.1f}%")
 
 
 def html_report(run: MeasurementRun, title: str) -> str:
     """The report as one self-contained HTML page with the plots embedded."""
     esc = html.escape
-    head, body = _table(run)
+    workflows = sorted({r.workflow for r in run.results})
     out = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1><p>{esc(_counts(run))}</p>",
-        f"<p class='meta'>policy sha256 {esc(run.policy_sha256)}</p>",
+        f"<p class='meta'>workflow {esc(', '.join(workflows) or '-')} · policy sha256 "
+        f"{esc(run.policy_sha256)}</p>",
     ]
     if run.results:
         out.append(
@@ -193,16 +302,9 @@ def html_report(run: MeasurementRun, title: str) -> str:
             f"<img alt='metric per model with intervals' "
             f"src='data:image/png;base64,{_png(metric_plot(run))}'>"
         )
-    out.append("<h2>All comparisons</h2><table><tr>")
-    out += [f"<th>{esc(h)}</th>" for h in head]
-    out.append("</tr>")
-    for row in body:
-        cells = [
-            f"<td class='{esc(v)}'>{esc(v)}</td>" if i == 8 else f"<td>{esc(v)}</td>"
-            for i, v in enumerate(row)
-        ]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table><h2>Evidence by phase</h2>")
+    out.append("<h2>All comparisons</h2>")
+    out.append(_html_table(run))
+    out.append("<h2>Evidence by phase</h2>")
     for r in run.results:
         label = r.entry.outcome.replace("_", "-")
         out.append(

@@ -78,11 +78,13 @@ def replay_tasks(
 def dataset_path(
     loaded: LoadedPolicy, workflow: str, phase: str, data_dir: Path | None
 ) -> Path | None:
-    """``DIR/<workflow>/<phase>.jsonl`` when it exists, else the phase's ``quality.dataset``."""
+    """``DIR/<workflow>/<phase>.jsonl`` (or ``.jsonl.gz``) when it exists, else the phase's
+    ``quality.dataset``."""
     if data_dir is not None:
-        candidate = data_dir / workflow / f"{phase}.jsonl"
-        if candidate.is_file():
-            return candidate
+        for suffix in (".jsonl", ".jsonl.gz"):
+            candidate = data_dir / workflow / f"{phase}{suffix}"
+            if candidate.is_file():
+                return candidate
     declared = loaded.policy.workflows[workflow].phases[phase].quality.dataset
     if declared is not None:
         path = Path(declared)
@@ -106,7 +108,7 @@ def live_tasks(
     for wf, name in keys:
         path = dataset_path(loaded, wf, name, data_dir)
         if path is None:
-            looked = f"{data_dir}/{wf}/{name}.jsonl" if data_dir else "--data DIR"
+            looked = f"{data_dir}/{wf}/{name}.jsonl[.gz]" if data_dir else "--data DIR"
             skipped.append((wf, name, f"no dataset (looked for {looked} and quality.dataset)"))
             continue
         quality = loaded.policy.workflows[wf].phases[name].quality

@@ -365,7 +365,8 @@ class _Compiler:
         return out
 
     def run(self) -> RoutingPlan:
-        tiers = lint(self.loaded)
+        linted = lint(self.loaded)
+        tiers = linted.tiers
         models = self.choices(tiers)
         decisions: dict[tuple[str, str], PhaseDecision] = {}
         for wf_name, wf in self.policy.workflows.items():
@@ -380,6 +381,7 @@ class _Compiler:
             decisions=decisions,
             models=models,
             base_dir=self.base_dir,
+            notices=linted.warnings,
         )
 
 

@@ -1,17 +1,21 @@
-"""Cross-checks of a validated policy: references, tiers, cycles, overrides.
+"""Cross-checks of a validated policy: references, tiers, cycles, overrides, prices, keys.
 
 The schema has checked shapes and types; this pass checks what refers to what. It collects
 every problem (each naming file, line, column, dotted path and a fix) before failing, so a
-user sees all their mistakes at once.
+user sees all their mistakes at once. It also runs on what can still be read of a policy
+whose schema pass failed (see `_partial`): names in `unreadable` belong to entries that were
+dropped there, so references to them are not reported a second time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from phaseroute.errors import PolicyError, Problem
 from phaseroute.policy._loader import LoadedPolicy, SourceMap
 from phaseroute.policy._schema import CatastrophicError, PhaseConfig, WorkflowConfig
+from phaseroute.policy._tier_prices import tier_price_problems
 
 
 @dataclass(frozen=True)
@@ -30,14 +34,39 @@ class Tiers:
         return self.names[-1]
 
 
+@dataclass(frozen=True)
+class LintResult:
+    """What the cross-checks found: errors (the policy does not compile) and warnings."""
+
+    tiers: Tiers
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+
+def by_line(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems in the order they appear in the file (unlocated ones first)."""
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
 class _Linter:
-    def __init__(self, loaded: LoadedPolicy) -> None:
+    def __init__(self, loaded: LoadedPolicy, unreadable: frozenset[str] = frozenset()) -> None:
+        self.loaded = loaded
         self.policy = loaded.policy
         self.src: SourceMap = loaded.source
+        self.unreadable = unreadable
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def error(self, path: tuple[str | int, ...], message: str, fix: str) -> None:
         self.problems.append(self.src.problem(path, message, fix))
+
+    def warn(self, path: tuple[str | int, ...], message: str, fix: str) -> None:
+        self.warnings.append(self.src.problem(path, message, fix))
+
+    def dropped(self, name: str | None) -> bool:
+        """True for a name whose entry could not be read: a reference to it is not an error
+        of its own (the entry's schema problem is reported)."""
+        return name is not None and name in self.unreadable
 
     def check_tiers(self) -> Tiers:
         p = self.policy
@@ -74,21 +103,23 @@ class _Linter:
     def check_models(self, tiers: Tiers) -> None:
         p = self.policy
         for name, model in p.models.items():
-            if model.provider not in p.providers:
+            if model.provider not in p.providers and not self.dropped(model.provider):
                 self.error(
                     ("models", name, "provider"),
                     f"unknown provider {model.provider!r}",
                     f"use one of: {', '.join(p.providers)} or add it under providers",
                 )
-            if model.tier not in tiers.names:
+            if model.tier not in tiers.names and not self.dropped(model.tier):
                 self.error(
                     ("models", name, "tier"),
                     f"unknown tier {model.tier!r}",
                     f"use one of the tiers: {', '.join(tiers.names)}",
                 )
         used = {m.tier for m in p.models.values()}
-        if not used <= set(tiers.names):
-            return  # a mistyped tier above would also leave its tier empty: report it once
+        if not used <= set(tiers.names) or self.unreadable:
+            # a mistyped tier above, or a model that could not be read, would also leave
+            # its tier empty: report it once
+            return
         for i, tier in enumerate(tiers.names):
             if tier not in used:
                 self.error(
@@ -111,6 +142,8 @@ class _Linter:
             base = ("workflows", wf_name, "phases", name)
             seen: set[str] = set()
             for i, target in enumerate(ph.feeds):
+                if self.dropped(target):
+                    continue
                 if target not in wf.phases:
                     self.error(
                         (*base, "feeds", i),
@@ -133,7 +166,11 @@ class _Linter:
                         "a phase cannot catch its own errors",
                         "name a downstream phase or a control",
                     )
-                elif ph.caught_by not in wf.phases and ph.caught_by not in p.controls:
+                elif (
+                    ph.caught_by not in wf.phases
+                    and ph.caught_by not in p.controls
+                    and not self.dropped(ph.caught_by)
+                ):
                     known = [*wf.phases, *p.controls]
                     self.error(
                         (*base, "caught_by"),
@@ -161,13 +198,13 @@ class _Linter:
                 return
         if route.tier is None and route.model is None:
             self.error((*base, "route"), "a route needs a tier or a model", "add tier: or model:")
-        if route.model is not None and route.model not in p.models:
+        if route.model is not None and not (route.model in p.models or self.dropped(route.model)):
             self.error(
                 (*base, "route", "model"),
                 f"unknown model {route.model!r}",
                 f"use one of: {', '.join(p.models)}",
             )
-        if route.tier is not None and route.tier not in tiers.names:
+        if route.tier is not None and not (route.tier in tiers.names or self.dropped(route.tier)):
             self.error(
                 (*base, "route", "tier"),
                 f"unknown tier {route.tier!r}",
@@ -260,14 +297,76 @@ class _Linter:
             if name not in state:
                 visit(name)
 
+    def check_audit_key(self) -> None:
+        """Recorded calls need a signing key: without one no checkpoint is signed, and
+        `audit verify` cannot tell an untouched trail from a tampered one."""
+        p = self.policy
+        if p.audit.signing_key is not None:
+            return
+        recorded: list[tuple[str | int, ...]] = []
+        for wf_name, wf in p.workflows.items():
+            for name, ph in wf.phases.items():
+                base = ("workflows", wf_name, "phases", name)
+                if ph.audit:
+                    recorded.append((*base, "audit"))
+                elif ph.record:
+                    recorded.append((*base, "record"))
+        if p.audit.record_all_phases:
+            recorded.insert(0, ("audit", "record_all_phases"))
+        if not recorded:
+            return
+        names = [str(path[3]) if path[0] == "workflows" else "every phase" for path in recorded]
+        policy_file = self.src.file if self.loaded.path is not None else "POLICY"
+        self.error(
+            recorded[0],
+            f"{', '.join(dict.fromkeys(names))} must be audit-recorded, but the policy has no "
+            "audit.signing_key, so no checkpoint would be signed and `audit verify` could not "
+            "tell this trail from a tampered one",
+            f"run `phaseroute audit keygen --policy {policy_file}` and add the line it prints "
+            "under a top-level `audit:` key (e.g. audit: {signing_key: file:keys/audit.key})",
+        )
 
-def lint(loaded: LoadedPolicy) -> Tiers:
-    """The policy's tiers if it is consistent; else `PolicyError` with every problem."""
-    linter = _Linter(loaded)
+    def check_metrics(self) -> None:
+        """A missed_risk phase's evidence counts only on recall of positives (a warning:
+        the phase is valid, it just stays on the strong tier whatever is measured)."""
+        for wf_name, wf in self.policy.workflows.items():
+            for name, ph in wf.phases.items():
+                if ph.catastrophic_error is not CatastrophicError.missed_risk:
+                    continue
+                if ph.quality.metric == "recall" or ph.audit:
+                    continue
+                base = ("workflows", wf_name, "phases", name)
+                path: tuple[str, ...] = (*base, "quality", "metric")
+                if path not in self.src.positions:
+                    path = (*base, "catastrophic_error")
+                self.warn(
+                    path,
+                    f"a missed_risk phase measured on {ph.quality.metric} can never leave the "
+                    "strong tier: only recall on positives counts as evidence for it",
+                    "set quality: {metric: recall, positive_label: <the risk class>} to let "
+                    "measurement decide, or keep it to pin the phase to the strong tier",
+                )
+
+
+def lint_policy(loaded: LoadedPolicy, unreadable: frozenset[str] = frozenset()) -> LintResult:
+    """Every cross-check of `loaded`; `unreadable` names entries the schema pass dropped."""
+    linter = _Linter(loaded, unreadable)
     tiers = linter.check_tiers()
     linter.check_models(tiers)
     for wf_name, wf in loaded.policy.workflows.items():
         linter.check_workflow(wf_name, wf, tiers)
-    if linter.problems:
-        raise PolicyError(linter.problems)
-    return tiers
+    linter.check_audit_key()
+    linter.check_metrics()
+    if not linter.problems:
+        # prices are compared only once every model and tier resolves
+        linter.problems.extend(tier_price_problems(loaded, tiers.names))
+    return LintResult(tiers, tuple(by_line(linter.problems)), tuple(by_line(linter.warnings)))
+
+
+def lint(loaded: LoadedPolicy) -> LintResult:
+    """The policy's tiers and warnings if it is consistent; else `PolicyError` with every
+    problem, ordered by line."""
+    result = lint_policy(loaded)
+    if result.errors:
+        raise PolicyError(result.errors)
+    return result

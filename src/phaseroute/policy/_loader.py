@@ -221,7 +221,7 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
+def data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
     """Drop the union tags pydantic inserts into `loc`, keeping only real document keys."""
     out: list[str | int] = []
     node: Any = data
@@ -245,7 +245,7 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
 
 def _describe(err: ErrorDetails, data: Any, source: SourceMap) -> Problem:
     loc = err["loc"]
-    path = _data_path(data, loc)
+    path = data_path(data, loc)
     kind = err["type"]
     given = err.get("input")
     if kind == "extra_forbidden":
@@ -328,8 +328,13 @@ def load_policy_text(text: str, file: str = "<policy>", path: Path | None = None
     try:
         policy = Policy.model_validate(data)
     except ValidationError as e:
-        problems = [_describe(err, data, source) for err in e.errors(include_url=False)]
-        raise PolicyError(_dedupe(problems)) from None
+        errors = e.errors(include_url=False)
+        problems = _dedupe([_describe(err, data, source) for err in errors])
+        # Imported here: the reference pass builds on this module (and on the lint).
+        from phaseroute.policy._partial import reference_problems  # noqa: PLC0415
+
+        problems += reference_problems(data, errors, source, problems, path)
+        raise PolicyError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0))) from None
     return LoadedPolicy(policy, source, path)
 
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from phaseroute._jsonl import read_jsonl_bytes
 from phaseroute.errors import LockFileError, Problem
 from phaseroute.policy._loader import LoadedPolicy, dotted
 from phaseroute.policy._plan import PerItemEvidence, PhaseEvidence
@@ -186,8 +187,8 @@ def measurement_hash(policy: Policy, workflow: str, phase: str) -> str:
 
 
 def labelled_dataset_hash(path: Path) -> str:
-    """SHA-256 of a labelled dataset file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a labelled dataset file's bytes (of the JSONL text when it is gzipped)."""
+    return hashlib.sha256(read_jsonl_bytes(path, what="dataset")).hexdigest()
 
 
 def recorded_subject_lines(path: Path) -> dict[str, list[bytes]]:
@@ -197,17 +198,16 @@ def recorded_subject_lines(path: Path) -> dict[str, list[bytes]]:
     reader reports them when the file is measured.
     """
     out: dict[str, list[bytes]] = {}
-    with path.open("rb") as handle:
-        for raw in handle:
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and isinstance(obj.get("phase"), str):
-                out.setdefault(obj["phase"], []).append(line)
+    for raw in read_jsonl_bytes(path, what="recorded outcomes").split(b"\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("phase"), str):
+            out.setdefault(obj["phase"], []).append(line)
     return out
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
-from phaseroute.errors import RequestError
+from phaseroute.errors import Problem, RequestError
 from phaseroute.policy._schema import EscalationConfig, Kind, Policy
 from phaseroute.routing._predictor import ItemPredictor
 
@@ -128,6 +128,8 @@ class RoutingPlan:
     decisions: Mapping[tuple[str, str], PhaseDecision]
     models: Mapping[str, ModelChoice]
     base_dir: Path = field(default_factory=Path.cwd)
+    # Located warnings of the policy as written (valid, but probably not what was meant).
+    notices: tuple[Problem, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decisions", MappingProxyType(dict(self.decisions)))

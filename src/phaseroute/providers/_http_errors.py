@@ -1,13 +1,16 @@
 """Which phaseroute error an HTTP failure is: the status rules both SDK providers share.
 
 Each provider extracts status, error type/code, message and headers from its SDK's
-exception (in one place) and asks `error_for_status` what that means here.
+exception (in one place) and asks `error_for_status` what that means here; every error it
+then raises passes through `scrubbed`, so no credential an upstream echoes survives into
+exception text, `RoutingUnavailable`, the ledger or the audit trail.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from phaseroute.errors import (
     AuthenticationFailed,
@@ -22,6 +25,7 @@ from phaseroute.errors import (
     SpendLimitReached,
 )
 from phaseroute.providers._retry_after import parse_retry_after
+from phaseroute.providers._secrets import Redactor
 
 # Error codes that mean "money ran out": waiting will not help, so never retried.
 SPEND_LIMIT_CODES = frozenset(
@@ -117,3 +121,33 @@ def transport_error(
     return ProviderConnectionError(
         f"{provider} {model}: connection failed ({detail})", provider=provider, model=model
     )
+
+
+def scrubbed(error: ProviderError, cause: BaseException, redact: Redactor) -> ProviderError:
+    """`error` with credentials hidden from its text, and from the SDK error it is raised
+    from (whose text a traceback would print as the cause), for every status and kind."""
+    error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
+    seen: set[int] = set()
+    link: BaseException | None = cause
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.args = tuple(_redacted(a, redact) for a in link.args)
+        for attr in ("message", "body"):
+            value = getattr(link, attr, None)
+            if value is not None:
+                try:
+                    setattr(link, attr, _redacted(value, redact))
+                except (AttributeError, TypeError):  # read-only: derived from args
+                    continue
+        link = link.__cause__ or link.__context__
+    return error
+
+
+def _redacted(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(v, redact) for v in value)
+    return value

@@ -1,8 +1,11 @@
 """Replay recorded outcomes as if a model answered: offline, instant, on real scored data.
 
 Token counts are approximated with `approximate_tokens` (a cl100k-style pre-tokenizer,
-no tokenizer file): input from the prompt text, output from the recorded response when
-the file has one. They approximate; they are not any model's real tokenizer.
+no tokenizer file): input from the prompt text, output from the recorded answer when the
+file has one. When it holds only the score, each answer counts `unrecorded_output_tokens`
+(default 1: the recorded MMLU answers were a single letter; set it in the policy's replay
+provider for files whose answers were longer), so replayed costs cover both sides. They
+approximate; they are not any model's real tokenizer.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from phaseroute.providers._tokens import approximate_tokens
 from phaseroute.recorded import RecordedItem, RecordedOutcomes, read_recorded
 
 SCORE_ONLY_TEXT = "[replay: only the score of this answer was recorded, not its text]"
+UNRECORDED_OUTPUT_TOKENS = 1  # a one-letter answer, as in the recorded MMLU outcomes
 
 
 class ReplayProvider:
@@ -33,7 +37,18 @@ class ReplayProvider:
     the last user message exactly. Both lookups are O(1).
     """
 
-    def __init__(self, outcomes: RecordedOutcomes | str | Path, *, name: str = "replay") -> None:
+    def __init__(
+        self,
+        outcomes: RecordedOutcomes | str | Path,
+        *,
+        name: str = "replay",
+        unrecorded_output_tokens: int = UNRECORDED_OUTPUT_TOKENS,
+    ) -> None:
+        if isinstance(unrecorded_output_tokens, bool) or unrecorded_output_tokens < 0:
+            raise ValueError(
+                f"unrecorded_output_tokens={unrecorded_output_tokens!r}: must be 0 or more"
+            )
+        self._unrecorded_output_tokens = unrecorded_output_tokens
         self._outcomes = (
             outcomes if isinstance(outcomes, RecordedOutcomes) else read_recorded(outcomes)
         )
@@ -53,6 +68,11 @@ class ReplayProvider:
     def outcomes(self) -> RecordedOutcomes:
         return self._outcomes
 
+    @property
+    def unrecorded_output_tokens(self) -> int:
+        """Output tokens counted for an answer whose text the file does not hold."""
+        return self._unrecorded_output_tokens
+
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         started = time.perf_counter()
         item = self._find(request)
@@ -69,8 +89,12 @@ class ReplayProvider:
         prompt_tokens = self._prompt_tokens.get(item.item)
         if prompt_tokens is None:
             prompt_tokens = self._prompt_tokens[item.item] = approximate_tokens(item.prompt)
-        input_tokens = prompt_tokens + (approximate_tokens(request.system) if request.system else 0)
-        output_tokens = approximate_tokens(recorded) if recorded is not None else 0
+        input_tokens = prompt_tokens + (
+            approximate_tokens(request.system_text or "") if request.system else 0
+        )
+        output_tokens = (
+            approximate_tokens(recorded) if recorded is not None else self._unrecorded_output_tokens
+        )
         elapsed = time.perf_counter() - started
         return CompletionResponse(
             text=text,
@@ -112,7 +136,7 @@ class ReplayProvider:
                     model=request.model,
                 )
             return item
-        prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), None)
+        prompt = next((m.text for m in reversed(request.messages) if m.role == "user"), None)
         if prompt is None:
             raise InvalidProviderRequest(
                 "replay: the request has no user message and no metadata['item']",

@@ -1,7 +1,10 @@
 """What `Router.from_policy` builds from a policy: providers, the usage ledger, the audit trail.
 
-Providers are built on first use, so a policy naming an Anthropic provider can be loaded,
-explained or served by replay overrides without its API key ever being read.
+Providers are built with the router, before any call's clock starts: importing an SDK and
+building its clients takes seconds, which a first call must not pay against its attempt
+timeout. A provider whose secret cannot be read yet is left to be built on first use (its
+`SecretError` then names the missing key), so loading or explaining a policy, or serving it
+through replay overrides, never needs a key it does not use.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
-from phaseroute.audit import AuditTrail, load_signing_key
-from phaseroute.errors import RequestError
+from phaseroute.audit import AuditTrail, DirectoryWitness, load_signing_key
+from phaseroute.errors import RequestError, SecretError
 from phaseroute.policy import RoutingPlan
 from phaseroute.policy._schema import AnthropicProvider as AnthropicConfig
 from phaseroute.policy._schema import OpenAICompatProvider as OpenAICompatConfig
@@ -61,6 +64,16 @@ class LazyProvider:
     def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
         return self._get().astream(request)
 
+    def batch_api(self) -> object:
+        """The built provider's batch API (Anthropic and OpenAI-compatible providers)."""
+        make = getattr(self._get(), "batch_api", None)
+        if make is None:
+            raise RequestError(
+                f"provider {self._name!r} has no batch API — batches go through the "
+                "Anthropic Message Batches or the OpenAI Batch API"
+            )
+        return make()
+
     def close(self) -> None:
         with self._lock:
             if self._built is not None:
@@ -104,7 +117,11 @@ def _factory(name: str, config: ProviderConfig, base_dir: Path) -> Callable[[], 
                 key, base_url=config.base_url, timeout=config.timeout_s, name=name
             )
         if isinstance(config, ReplayConfig):
-            return ReplayProvider(base_dir / config.outcomes, name=name)
+            return ReplayProvider(
+                base_dir / config.outcomes,
+                name=name,
+                unrecorded_output_tokens=config.unrecorded_output_tokens,
+            )
         raise AssertionError(f"unknown provider config {config!r}")  # pragma: no cover
 
     return make
@@ -123,8 +140,16 @@ def build_providers(plan: RoutingPlan, overrides: Mapping[str, Provider]) -> dic
         if name in overrides:
             built[name] = overrides[name]
         else:
-            built[name] = LazyProvider(name, _factory(name, config, plan.base_dir))
+            built[name] = _built_now(LazyProvider(name, _factory(name, config, plan.base_dir)))
     return built
+
+
+def _built_now(lazy: LazyProvider) -> Provider:
+    """The provider itself, built now; still lazy when its secret cannot be read yet."""
+    try:
+        return lazy.built
+    except SecretError:
+        return lazy
 
 
 def database_location(plan: RoutingPlan, database: str | Path | None) -> str | Path:
@@ -140,9 +165,14 @@ def open_audit(plan: RoutingPlan, location: str | Path) -> AuditTrail:
     """The policy's audit trail (signed checkpoints when it names a signing key)."""
     cfg = plan.policy.audit
     key = load_signing_key(cfg.signing_key, plan.base_dir) if cfg.signing_key else None
+    witness = None
+    if cfg.witness is not None:
+        where = Path(cfg.witness).expanduser()
+        witness = DirectoryWitness(where if where.is_absolute() else plan.base_dir / where)
     return AuditTrail.open(
         location,
         signing_key=key,
         checkpoint_every=cfg.checkpoint_every,
         checkpoint_seconds=cfg.checkpoint_seconds,
+        witness=witness,
     )

@@ -19,11 +19,13 @@ from phaseroute.errors import (
     AuthenticationFailed,
     IncompleteResponse,
     ProviderError,
+    RequestError,
     RetryableProviderError,
     SpendLimitReached,
 )
 from phaseroute.policy import ModelChoice
 from phaseroute.providers._base import CompletionRequest, Provider
+from phaseroute.providers._durations import check_seconds
 from phaseroute.runtime._clock import Clock
 from phaseroute.runtime._result import AttemptRecord
 
@@ -38,12 +40,14 @@ class _Uniform(Protocol):
 class RetryPolicy:
     """How hard one call tries before it gives up on a model, and on the whole chain.
 
-    `deadline_s` bounds a call from start to answer, fallbacks included; each attempt gets
-    at most `attempt_timeout_s` of it (sync attempts then run on a worker thread the caller
-    can stop waiting for). `attempt_timeout_s=None` runs attempts in the caller's thread,
-    bounded only by the provider's own timeout: faster, but a hung upstream can then
-    overrun the deadline by that much. A ``retry-after`` longer than `max_retry_after_s`
-    (or than the time left) moves on to the next model instead of waiting.
+    `deadline_s` bounds a call from start to its last byte, fallbacks and streams included;
+    each attempt gets at most `attempt_timeout_s` of it (sync attempts then run on a worker
+    thread the caller can stop waiting for). `attempt_timeout_s=None` runs sync attempts in
+    the caller's thread, bounded only by the provider's own timeout: faster, but a hung
+    upstream can then overrun the deadline by that much (async attempts and streams still
+    end by the deadline). A ``retry-after`` longer than `max_retry_after_s` (or than the
+    time left) moves on to the next model instead of waiting. Every field is checked here,
+    so a bad value fails at construction with a `RequestError` naming it.
     """
 
     max_attempts: int = 3  # per model
@@ -54,10 +58,18 @@ class RetryPolicy:
     deadline_s: float = 120.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.deadline_s <= 0:
-            raise ValueError("deadline_s must be positive")
+        n = self.max_attempts
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise RequestError(f"RetryPolicy.max_attempts must be a whole number >= 1, got {n!r}")
+        for name in ("base_delay_s", "max_delay_s", "max_retry_after_s"):
+            check_seconds(f"RetryPolicy.{name}", getattr(self, name), allow_zero=True)
+        if self.attempt_timeout_s is not None:
+            check_seconds(
+                "RetryPolicy.attempt_timeout_s",
+                self.attempt_timeout_s,
+                fix="or None to leave attempts to the provider's own timeout",
+            )
+        check_seconds("RetryPolicy.deadline_s", self.deadline_s)
 
     def delay(self, retry_index: int, retry_after: float | None, rng: _Uniform) -> float:
         """Full-jitter exponential backoff, never shorter than the provider's retry-after."""
@@ -107,9 +119,12 @@ class CallState:
     def remaining(self) -> float:
         return self.deadline - self.clock.monotonic()
 
-    def attempt_timeout(self) -> float | None:
+    def attempt_timeout(self, *, within_deadline: bool = False) -> float | None:
+        """The bound of the next attempt. With no `attempt_timeout_s`, sync attempts trust
+        the provider's own timeout (None; see RetryPolicy); `within_deadline` attempts
+        (async ones, which cost nothing to cancel) still end by the call's deadline."""
         if self.policy.attempt_timeout_s is None:
-            return None  # trust the provider's own timeout; see RetryPolicy
+            return max(self.remaining(), 0.0) if within_deadline else None
         return min(self.policy.attempt_timeout_s, max(self.remaining(), 0.0))
 
     def skip(self, model: ModelChoice, why: str) -> None:
@@ -137,6 +152,7 @@ class CallState:
             )
         )
         self.last_error[model.name] = describe(error)
+        _drop_tracebacks(error)
         if pe is not None:
             self.errors.append(pe)
 
@@ -147,6 +163,21 @@ class CallState:
                 waited, elapsed,
             )
         )  # fmt: skip
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Forget where a handled error (and the errors it came from) was raised.
+
+    A traceback holds the frames it passed through, and those frames hold the call's state,
+    which holds the error: a reference cycle per failed attempt, left for the garbage
+    collector. Only the error's type and text are used once it is handled.
+    """
+    link: BaseException | None = error
+    seen: set[int] = set()
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
 
 
 class Exhausted(Exception):
@@ -247,7 +278,7 @@ class RetryingChain:
                     break
                 t0 = self._clock.monotonic()
                 try:
-                    result = await send(provider, req, state.attempt_timeout())
+                    result = await send(provider, req, state.attempt_timeout(within_deadline=True))
                 except ProviderError as e:
                     state.failed(model, e, waited, self._clock.monotonic() - t0)
                     delay = _after_failure(state, model, e, i, self._rng)

@@ -1,8 +1,9 @@
 """Streamed routed calls: text deltas as they arrive, the full result at the end.
 
 Rules: retries and fallback happen only before the first event reaches the caller (after
-that a failure cannot be undone, so it raises `IncompleteResponse`); a stream that is cut
-off, stalls, or is closed early is never reported complete — it is recorded as incomplete
+that a failure cannot be undone, so it raises `IncompleteResponse`); the call's
+`deadline_s` bounds the stream to its last byte; a stream that is cut off, stalls, runs
+past the deadline or is closed early is never reported complete — it is recorded as incomplete
 in the ledger (and, for recorded phases, in the audit trail with `stream_complete=False`).
 For recorded phases the audit append happens after the last delta and before the stream
 finishes: `.result` only exists for an audited answer, and a failed append raises
@@ -13,7 +14,8 @@ cascade ended), as one delta.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from phaseroute.errors import IncompleteResponse, RequestError
@@ -24,6 +26,8 @@ from phaseroute.providers._base import (
     Provider,
     StreamEnd,
     TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
     Usage,
 )
 from phaseroute.runtime._accounting import Billed
@@ -44,6 +48,49 @@ async def _aopen(
     return stream
 
 
+def _first_event_within_deadline(call: Call) -> Callable[[float | None], float]:
+    """The wait for a stream's first event: the attempt timeout, or — with no attempt
+    timeout — what is left of the call's deadline (a stream never outlives `deadline_s`)."""
+
+    def bound(timeout: float | None) -> float:
+        return timeout if timeout is not None else max(call.state.remaining(), 0.0)
+
+    return bound
+
+
+Delta = TextDelta | ToolCallDelta | ThinkingDelta
+
+
+def _whole(response: CompletionResponse) -> Iterator[Delta]:
+    """A complete answer as deltas: its text in one piece, then each tool call whole."""
+    if response.text:
+        yield TextDelta(response.text)
+    for i, call in enumerate(response.tool_calls):
+        yield ToolCallDelta(i, call.id, call.name, json.dumps(dict(call.input)))
+
+
+def _texts(events: Iterator[Delta]) -> Iterator[str]:
+    try:
+        for event in events:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+async def _atexts(events: AsyncIterator[Delta]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class _Base:
     def __init__(self, router: Router, call: Call) -> None:
         self._router = router
@@ -51,7 +98,7 @@ class _Base:
         self._parts: list[str] = []
         self._result: RoutedResponse | None = None
         self._started = False
-        self._gen: Iterator[str] | AsyncIterator[str] | None = None
+        self._gen: Iterator[Delta] | AsyncIterator[Delta] | None = None
 
     @property
     def text(self) -> str:
@@ -97,9 +144,21 @@ class _Base:
 
 
 class RoutedStream(_Base):
-    """A routed call streaming its text; iterate for deltas, then read `.result`."""
+    """A routed call streaming its text; iterate for deltas, then read `.result`.
+
+    Iterating gives text; `events()` gives every delta instead — `TextDelta`,
+    `ToolCallDelta` (a tool call's id and name, then pieces of its JSON arguments) and
+    `ThinkingDelta`. Either may be used, once.
+    """
 
     def __iter__(self) -> Iterator[str]:
+        return _texts(self._begin())
+
+    def events(self) -> Iterator[Delta]:
+        """Every delta as a typed event; `.result` holds the complete blocks afterwards."""
+        return self._begin()
+
+    def _begin(self) -> Iterator[Delta]:
         if self._started:
             raise RequestError("a routed stream can be iterated once")
         self._started = True
@@ -107,26 +166,31 @@ class RoutedStream(_Base):
         self._gen = gen
         return gen
 
-    def _events(self) -> Iterator[str]:
+    def _events(self) -> Iterator[Delta]:
         router, call = self._router, self._call
         if not self._live():
             billed, result = router._complete_call(call)
             self._parts.append(billed.response.text)
-            yield billed.response.text
+            yield from _whole(billed.response)
             self._result = result
             return
         try:
+            bound = _first_event_within_deadline(call)
             opened, model = router._run(
-                call, router._primary_chain(call.decision), router._workers.open_stream
+                call,
+                router._primary_chain(call.decision),
+                lambda p, r, t: router._workers.open_stream(p, r, bound(t)),
             )
         except Exhausted:
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
         try:
-            for event in opened.events(router.retry.attempt_timeout_s):
+            for event in opened.events(router.retry.attempt_timeout_s, call.state):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
-                    yield event.text
+                    yield event
+                elif isinstance(event, ToolCallDelta | ThinkingDelta):
+                    yield event
                 elif isinstance(event, StreamEnd):
                     response = event.response
         except IncompleteResponse as e:
@@ -156,6 +220,13 @@ class AsyncRoutedStream(_Base):
     """The async twin of `RoutedStream`: ``async for delta in stream``."""
 
     def __aiter__(self) -> AsyncIterator[str]:
+        return _atexts(self._begin())
+
+    def events(self) -> AsyncIterator[Delta]:
+        """Every delta as a typed event (see `RoutedStream.events`)."""
+        return self._begin()
+
+    def _begin(self) -> AsyncIterator[Delta]:
         if self._started:
             raise RequestError("a routed stream can be iterated once")
         self._started = True
@@ -175,24 +246,28 @@ class AsyncRoutedStream(_Base):
         if aclose is not None:
             await aclose()
 
-    async def _events(self) -> AsyncIterator[str]:
+    async def _events(self) -> AsyncIterator[Delta]:
         router, call = self._router, self._call
         if not self._live():
             billed, result = await router._acomplete_call(call)
             self._parts.append(billed.response.text)
-            yield billed.response.text
+            for delta in _whole(billed.response):
+                yield delta
             self._result = result
             return
         try:
+            # async attempts are bounded by the deadline already (see CallState)
             opened, model = await router._arun(call, router._primary_chain(call.decision), _aopen)
         except Exhausted:
             raise router._unavailable(call) from None
         response: CompletionResponse | None = None
         try:
-            async for event in opened.events(router.retry.attempt_timeout_s):
+            async for event in opened.events(router.retry.attempt_timeout_s, call.state):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
-                    yield event.text
+                    yield event
+                elif isinstance(event, ToolCallDelta | ThinkingDelta):
+                    yield event
                 elif isinstance(event, StreamEnd):
                     response = event.response
         except IncompleteResponse as e:

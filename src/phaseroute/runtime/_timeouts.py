@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Protocol
 
 from phaseroute.errors import IncompleteResponse, ProviderError, ProviderTimeout
 from phaseroute.providers._base import (
@@ -95,10 +96,15 @@ class Workers:
 async def acomplete(
     provider: Provider, request: CompletionRequest, timeout: float | None
 ) -> CompletionResponse:
+    # `asyncio.timeout` bounds the await in this task; `wait_for` would wrap every call in
+    # a task of its own, whose allocations set off a garbage collection every few calls
+    # under concurrency.
     try:
-        return checked(provider, await asyncio.wait_for(provider.acomplete(request), timeout))
+        async with asyncio.timeout(timeout):
+            response = await provider.acomplete(request)
     except TimeoutError:
         raise _timeout(provider, request, timeout or 0.0) from None
+    return checked(provider, response)
 
 
 _DONE = object()
@@ -111,6 +117,40 @@ def _broke_off(provider: Provider, request: CompletionRequest, e: ProviderError)
         model=request.model,
         status_code=e.status_code,
         request_id=e.request_id,
+    )
+
+
+class Deadline(Protocol):
+    """The bound of a whole call (a `CallState` is one): its length and the time left."""
+
+    @property
+    def policy(self) -> _HasDeadline: ...
+
+    def remaining(self) -> float: ...
+
+
+class _HasDeadline(Protocol):
+    @property
+    def deadline_s(self) -> float: ...
+
+
+def _wait(idle_timeout: float | None, deadline: Deadline) -> tuple[float, bool]:
+    """How long to wait for the next event, and whether the call's deadline is what bounds
+    it: a stream that keeps trickling must still end by the deadline."""
+    left = max(deadline.remaining(), 0.0)
+    if idle_timeout is None or left <= idle_timeout:
+        return left, True
+    return idle_timeout, False
+
+
+def _past_deadline(
+    provider: Provider, request: CompletionRequest, deadline: Deadline
+) -> IncompleteResponse:
+    return IncompleteResponse(
+        f"{request.model}: the stream was still running at the call's deadline of "
+        f"{deadline.policy.deadline_s:g}s",
+        provider=provider.name,
+        model=request.model,
     )
 
 
@@ -162,8 +202,9 @@ class SyncEventStream:
             )
         self.first = first
 
-    def events(self, idle_timeout: float | None) -> Iterator[StreamEvent]:
-        """The rest of the stream; a cut-off, a stall or an error is `IncompleteResponse`."""
+    def events(self, idle_timeout: float | None, deadline: Deadline) -> Iterator[StreamEvent]:
+        """The rest of the stream; a cut-off, a stall, an error or a stream still running
+        at the call's deadline is `IncompleteResponse`."""
         assert self.first is not None
         event: StreamEvent | None = self.first
         try:
@@ -171,10 +212,15 @@ class SyncEventStream:
                 yield event
                 if isinstance(event, StreamEnd):
                     return
+                wait, bounded_by_deadline = _wait(idle_timeout, deadline)
                 try:
-                    event = self._next(idle_timeout)
+                    event = self._next(wait)
                 except IncompleteResponse:
                     raise
+                except ProviderTimeout as e:
+                    if bounded_by_deadline:
+                        raise _past_deadline(self.provider, self.request, deadline) from None
+                    raise _broke_off(self.provider, self.request, e) from e
                 except ProviderError as e:
                     raise _broke_off(self.provider, self.request, e) from e
             raise IncompleteResponse(
@@ -200,7 +246,8 @@ class AsyncEventStream:
 
     async def _next(self, timeout: float | None) -> StreamEvent | None:
         try:
-            return await asyncio.wait_for(anext(self._events), timeout)
+            async with asyncio.timeout(timeout):
+                return await anext(self._events)
         except StopAsyncIteration:
             return None
         except TimeoutError:
@@ -221,7 +268,9 @@ class AsyncEventStream:
             )
         self.first = first
 
-    async def events(self, idle_timeout: float | None) -> AsyncIterator[StreamEvent]:
+    async def events(
+        self, idle_timeout: float | None, deadline: Deadline
+    ) -> AsyncIterator[StreamEvent]:
         assert self.first is not None
         event: StreamEvent | None = self.first
         try:
@@ -229,10 +278,15 @@ class AsyncEventStream:
                 yield event
                 if isinstance(event, StreamEnd):
                     return
+                wait, bounded_by_deadline = _wait(idle_timeout, deadline)
                 try:
-                    event = await self._next(idle_timeout)
+                    event = await self._next(wait)
                 except IncompleteResponse:
                     raise
+                except ProviderTimeout as e:
+                    if bounded_by_deadline:
+                        raise _past_deadline(self.provider, self.request, deadline) from None
+                    raise _broke_off(self.provider, self.request, e) from e
                 except ProviderError as e:
                     raise _broke_off(self.provider, self.request, e) from e
             raise IncompleteResponse(

@@ -10,10 +10,14 @@ hangs, cut-off streams and errors inside HTTP 200 streams — with the real bodi
 """
 
 from phaseroute.testing.upstream._script import (
+    ECHO_KEY,
     ModelBehaviour,
     Outcome,
     OutcomeKind,
     Reply,
+    ToolCall,
+    ToolResult,
+    Turn,
     UpstreamRequest,
     default_reply,
     http_date,
@@ -21,10 +25,14 @@ from phaseroute.testing.upstream._script import (
 from phaseroute.testing.upstream._server import Upstream
 
 __all__ = [
+    "ECHO_KEY",
     "ModelBehaviour",
     "Outcome",
     "OutcomeKind",
     "Reply",
+    "ToolCall",
+    "ToolResult",
+    "Turn",
     "Upstream",
     "UpstreamRequest",
     "default_reply",

@@ -6,7 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
+
+# In an outcome's `message`: replaced by the API key the request carried.
+ECHO_KEY = "{api_key}"
 
 
 class OutcomeKind(StrEnum):
@@ -26,6 +29,7 @@ class OutcomeKind(StrEnum):
     CUT_OFF = "cut_off"  # drop the connection part-way through the body
     EARLY_END = "early_end"  # a stream that ends cleanly before message_stop / [DONE]
     STREAM_ERROR = "stream_error"  # HTTP 200 stream that carries an error event part-way
+    EXPIRED = "expired"  # in a batch: the request expires unprocessed (live: a 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class Outcome:
     `retry_after` / `retry_after_ms` are raw header values (a number of seconds, or an
     HTTP-date — see `http_date`); `status` overrides the HTTP status of an error kind;
     `after_deltas` is how many text deltas a stream sends before it is cut or errors.
+    `message` replaces the error's text (also inside a STREAM_ERROR); `ECHO_KEY` in it
+    becomes the API key the request carried, as a careless upstream might echo it.
     A non-streamed request answers EARLY_END like CUT_OFF and STREAM_ERROR like OVERLOADED.
     """
 
@@ -72,6 +78,31 @@ Api = Literal["anthropic", "openai"]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the upstream answers with (its id is made up on the wire)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool result the upstream received (Anthropic tool_result or OpenAI role tool)."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An answer with tool calls: optional text, then the calls (stop reason: tool use)."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     """A request as the upstream received it, normalised over both wire protocols."""
 
@@ -85,13 +116,16 @@ class UpstreamRequest:
     stream: bool
     include_usage: bool
     headers: Mapping[str, str] = field(repr=False)
+    tools: tuple[str, ...] = ()  # names of the tools offered
+    tool_results: tuple[ToolResult, ...] = ()  # results in the conversation, in order
+    tool_choice: Any = None  # as sent
 
     @property
     def last_user_text(self) -> str:
         return next((text for role, text in reversed(self.messages) if role == "user"), "")
 
 
-Reply = str | Callable[[UpstreamRequest], str]
+Reply = str | Turn | Callable[[UpstreamRequest], str | Turn]
 
 
 def default_reply(request: UpstreamRequest) -> str:
