@@ -31,6 +31,7 @@ POLICY: dict[str, Any] = {
                   "price": {"input_per_mtok": 9, "output_per_mtok": 18}},
     },
     "controls": {"human": {"description": "an analyst reads every case"}},
+    "audit": {"signing_key": "env:PHASEROUTE_TEST_AUDIT_KEY"},  # tests inject the trail
     "workflows": {
         "wf": {
             "phases": {
@@ -103,7 +104,9 @@ def test_the_router_scores_each_call_and_records_it(measured: Path, tmp_path: Pa
     rows = [json.loads(line) for line in (tmp_path / "recorded.jsonl").read_text().splitlines()]
     prompts = sorted({r["prompt"] for r in rows}, key=lambda t: max(item.predictor.score(t)))
     hard, easy = prompts[0], prompts[-1]
-    with Router.from_policy(measured, database=tmp_path / "usage.db") as router:
+    with Router.from_policy(
+        measured, database=tmp_path / "usage.db", audit=MemoryAuditTrail()
+    ) as router:
         cheap = router.complete("wf", "screen", [{"role": "user", "content": easy}])
         top = router.complete("wf", "screen", [{"role": "user", "content": hard}])
         assert router.ledger is not None
@@ -182,7 +185,9 @@ def test_a_drift_revert_stops_per_item_routing(measured: Path, tmp_path: Path) -
     assert item is not None
     rows = [json.loads(line) for line in (tmp_path / "recorded.jsonl").read_text().splitlines()]
     easy = max((r["prompt"] for r in rows), key=lambda t: max(item.predictor.score(t)))
-    with Router.from_policy(measured, database=tmp_path / "usage.db") as router:
+    with Router.from_policy(
+        measured, database=tmp_path / "usage.db", audit=MemoryAuditTrail()
+    ) as router:
         before = router.complete("wf", "screen", [{"role": "user", "content": easy}])
         router.revert_to_top("wf", "screen", "drift alarm")
         after = router.complete("wf", "screen", [{"role": "user", "content": easy}])
