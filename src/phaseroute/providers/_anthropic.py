@@ -26,6 +26,7 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._passthrough import acomplete_native, astream_native, passes_through
 
 _SDK_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)
 
@@ -219,6 +220,8 @@ class AnthropicProvider:
         return _response(message, request, self._name, started)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        if passes_through(request, "anthropic"):
+            return await acomplete_native(self._aclient(), request, **self._native_args())
         started = time.perf_counter()
         try:
             message = await self._aclient().messages.create(**_params(request))
@@ -246,6 +249,10 @@ class AnthropicProvider:
         yield StreamEnd(state.finish())
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        if passes_through(request, "anthropic"):
+            async for event in astream_native(self._aclient(), request, **self._native_args()):
+                yield event
+            return
         started = time.perf_counter()
         try:
             events = await self._aclient().messages.create(**_params(request), stream=True)
@@ -263,6 +270,14 @@ class AnthropicProvider:
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def _native_args(self) -> dict[str, Any]:
+        return {
+            "protocol": "anthropic",
+            "provider": self._name,
+            "sdk_errors": _SDK_ERRORS,
+            "map_error": _map_error,
+        }
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from phaseroute.providers._native import NativeEvent, NativeRequest
+
 Role = Literal["user", "assistant"]
 
 
@@ -34,6 +36,9 @@ class CompletionRequest:
     stop: tuple[str, ...] = ()
     # Caller-supplied correlation (e.g. a recorded item id for replay); never sent upstream.
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # The client's own request, for same-protocol passthrough (see providers/_native.py);
+    # a provider of another protocol ignores it and sends the translated fields above.
+    native: NativeRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,8 @@ class CompletionResponse:
     latency_s: float | None = None
     # Replay only: the recorded score of this answer, on the recorded file's scale.
     recorded_score: float | None = None
+    # The upstream's own response body, when the request was passed through natively.
+    native: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,7 @@ class StreamEnd:
     response: CompletionResponse
 
 
-StreamEvent = TextDelta | StreamEnd
+StreamEvent = TextDelta | StreamEnd | NativeEvent
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._passthrough import acomplete_native, astream_native, passes_through
 
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
 
@@ -235,6 +236,8 @@ class OpenAICompatProvider:
         return self._response(completion, request, started)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        if passes_through(request, "openai"):
+            return await acomplete_native(self._aclient(), request, **self._native_args())
         started = time.perf_counter()
         try:
             completion = await self._aclient().chat.completions.create(
@@ -268,6 +271,10 @@ class OpenAICompatProvider:
         yield StreamEnd(state.finish())
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        if passes_through(request, "openai"):
+            async for event in astream_native(self._aclient(), request, **self._native_args()):
+                yield event
+            return
         started = time.perf_counter()
         try:
             chunks = await self._aclient().chat.completions.create(**self._params(request, True))
@@ -289,6 +296,14 @@ class OpenAICompatProvider:
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def _native_args(self) -> dict[str, Any]:
+        return {
+            "protocol": "openai",
+            "provider": self._name,
+            "sdk_errors": _SDK_ERRORS,
+            "map_error": _map_error,
+        }
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

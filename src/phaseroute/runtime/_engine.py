@@ -15,13 +15,14 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TypeVar
 
 from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
 from phaseroute.errors import Attempt, RequestError, RoutingUnavailable
 from phaseroute.policy import Basis, Kind, ModelChoice, PhaseDecision, RoutingPlan
-from phaseroute.providers._base import CompletionRequest, Provider
+from phaseroute.providers._base import CompletionRequest, Provider, Usage
 from phaseroute.runtime._accounting import (
     Accountant,
     AuditSink,
@@ -411,6 +412,17 @@ class RoutingEngine:
         billed = await self._aescalate(call, billed)
         result = self._finish(call, billed)
         return billed, await self._aaudited(call, billed, result)
+
+    def estimate_cost(
+        self, workflow: str, phase: str, input_tokens: int, output_tokens: int
+    ) -> Decimal | None:
+        """What a call of the phase would cost on its primary model (None: no price known);
+        e.g. for a budget check before the call."""
+        model = self.plan.decision(workflow, phase).model
+        prices = self._accountant.prices
+        if prices is None:
+            return None
+        return prices.cost(model.name, Usage(input_tokens, output_tokens))
 
     def _cancelled(self, call: Call) -> None:
         """The caller went away (e.g. a gateway client disconnected) before the answer."""

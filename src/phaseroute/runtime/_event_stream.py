@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 from phaseroute.errors import IncompleteResponse, RequestError
 from phaseroute.providers._base import CompletionResponse, StreamEnd, StreamEvent, TextDelta
+from phaseroute.providers._native import NativeEvent
 from phaseroute.runtime._accounting import Billed
 from phaseroute.runtime._retry import Exhausted
 from phaseroute.runtime._stream import _aopen, _Base
@@ -66,7 +67,7 @@ class AsyncRoutedEventStream(_Base):
                 if isinstance(event, StreamEnd):
                     response = event.response
                     continue
-                if isinstance(event, TextDelta):
+                if isinstance(event, TextDelta | NativeEvent) and event.text:
                     self._parts.append(event.text)
                 yield event
         except IncompleteResponse as e:
