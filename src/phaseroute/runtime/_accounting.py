@@ -124,7 +124,7 @@ def _iso(t: datetime) -> str:
 
 def request_document(request: CompletionRequest) -> dict[str, Any]:
     """What was asked, as JSON: never keys, headers or authorization."""
-    return {
+    document: dict[str, Any] = {
         "system": request.system,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         "params": {
@@ -133,6 +133,9 @@ def request_document(request: CompletionRequest) -> dict[str, Any]:
             "stop": list(request.stop),
         },
     }
+    if request.native is not None:  # a gateway client's own body, as it was sent upstream
+        document["native"] = {"protocol": request.native.protocol, "body": request.native.body}
+    return document
 
 
 def audit_entry(
