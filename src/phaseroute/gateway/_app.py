@@ -28,11 +28,15 @@ from phaseroute.gateway._exchange import (
     read_body,
 )
 from phaseroute.gateway._gateway import Gateway
+from phaseroute.gateway._reload import install_sighup
 from phaseroute.providers._tokens import approximate_tokens
 
 
-def create_app(gateway: Gateway) -> Starlette:
-    """The gateway's ASGI app; its lifespan logs the routes and shuts the gateway down."""
+def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
+    """The gateway's ASGI app; its lifespan logs the routes and shuts the gateway down.
+
+    `sighup=True` reloads the policy on SIGHUP (when the server runs in the main thread).
+    """
 
     async def messages(request: Request) -> Response:
         return await _draining(gateway, request) or await Exchange(
@@ -106,9 +110,12 @@ def create_app(gateway: Gateway) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway.log_start()
+        uninstall = install_sighup(gateway) if sighup else None
         try:
             yield
         finally:
+            if uninstall is not None:
+                uninstall()
             await gateway.shutdown()
 
     routes = [

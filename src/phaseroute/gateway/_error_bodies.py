@@ -5,6 +5,7 @@ Anthropic clients get ``{"type": "error", "error": {"type", "message"}}``; OpenA
 to a status lives here and nowhere else:
 
 - `GatewayRefusal` (401/403/404/413/429): its own status and type, `retry-after` when set;
+- a secret, policy or database problem: 500 — the gateway's configuration, not the client's;
 - any other `UserError` (a bad request): 400 `invalid_request_error`;
 - `RoutingUnavailable`: the upstream's own verdict when every model refused the request
   itself (400, its wording kept), else 529 `overloaded_error` (Anthropic) / 503 (OpenAI)
@@ -23,11 +24,15 @@ from typing import Literal
 
 from phaseroute.errors import (
     AuditWriteFailed,
+    DatabaseStateError,
     GatewayRefusal,
     InvalidProviderRequest,
+    LockFileError,
     PhaserouteError,
+    PolicyError,
     ProviderError,
     RoutingUnavailable,
+    SecretError,
     UserError,
 )
 
@@ -87,6 +92,9 @@ def reply_for(error: BaseException) -> ErrorReply:
     """The reply a client gets for `error` (see the module docstring for the mapping)."""
     if isinstance(error, GatewayRefusal):
         return ErrorReply(error.status, error.error_type, str(error), error.retry_after_s)
+    if isinstance(error, SecretError | PolicyError | DatabaseStateError | LockFileError):
+        # The gateway's own configuration, not the client's request.
+        return ErrorReply(500, "api_error", f"the gateway is misconfigured: {error}")
     if isinstance(error, UserError):
         return ErrorReply(400, "invalid_request_error", str(error))
     if isinstance(error, RoutingUnavailable):

@@ -97,6 +97,7 @@ class Gateway:
         self._served = Served(router, PhaseSelector(router.plan))
         self.draining = False
         self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def served(self) -> Served:
@@ -113,7 +114,9 @@ class Gateway:
         if served.in_flight == 0:
             served.idle.set()
             if served.retired:
-                asyncio.get_running_loop().create_task(self._close_retired(served))
+                task = asyncio.get_running_loop().create_task(self._close_retired(served))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     def log_start(self) -> None:
         router = self._served.router
