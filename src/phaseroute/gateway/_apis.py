@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from phaseroute.errors import RequestError
 from phaseroute.gateway._error_bodies import ClientProtocol, ErrorReply
-from phaseroute.providers._base import CompletionRequest
-from phaseroute.providers._native import NativeRequest
+from phaseroute.providers._base import CompletionRequest, NativeBody
 from phaseroute.runtime import RoutedResponse
+from phaseroute.wire import anthropic as wire_anthropic
+from phaseroute.wire import openai as wire_openai
 
 # Request headers a same-protocol upstream gets from the client, unchanged. Nothing else is
 # forwarded: no Host, X-Forwarded-*, authorization or key can change where a call goes.
@@ -42,14 +43,30 @@ class ClientApi:
     protocol: ClientProtocol
 
     def request(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> CompletionRequest:
-        """The request to route: translated by `phaseroute.wire`, carrying the client's own
-        body and forwarded headers for a same-protocol upstream."""
+        """The request to route, carrying the client's own body and forwarded headers.
+
+        It is translated by `phaseroute.wire` strictly where it can be (so a model of the
+        other protocol gets everything or refuses); a body that only a same-protocol model
+        can take (unknown fields, new block types) is marked `untranslatable` and still
+        passes through to such models unchanged.
+        """
         forwarded = {h: headers[h] for h in FORWARDED_HEADERS[self.protocol] if h in headers}
-        native = NativeRequest(self.protocol, body, forwarded)
-        max_tokens = body.get("max_tokens", body.get("max_completion_tokens", 1024))
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise RequestError(f"max_tokens: must be a positive integer, got {max_tokens!r}")
-        return CompletionRequest(model="", messages=(), max_tokens=max_tokens, native=native)
+        read = (
+            wire_anthropic.request_from_wire
+            if self.protocol == "anthropic"
+            else wire_openai.request_from_wire
+        )
+        why: str | None = None
+        try:
+            translated = read(body)
+        except RequestError as strict_error:
+            why = str(strict_error)
+            try:
+                translated = read(body, strict=False)
+            except RequestError:
+                translated = CompletionRequest(model="", messages=(), max_tokens=_limit(body))
+        native = NativeBody(self.protocol, body, forwarded, untranslatable=why)
+        return replace(translated, model="", native=native)
 
     def wants_stream(self, body: Mapping[str, Any]) -> bool:
         stream = body.get("stream", False)
@@ -104,6 +121,11 @@ class ClientApi:
                 ],
             }
         )
+
+
+def _limit(body: Mapping[str, Any]) -> int:
+    value = body.get("max_tokens", body.get("max_completion_tokens"))
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1024
 
 
 ANTHROPIC = ClientApi("anthropic")

@@ -10,26 +10,9 @@ on the way for accounting, nothing is rewritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-WireProtocol = Literal["anthropic", "openai"]
-
-
-@dataclass(frozen=True, slots=True)
-class NativeRequest:
-    """The client's request as it arrived: protocol, JSON body, headers to forward."""
-
-    protocol: WireProtocol
-    body: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def body_for(self, model: str) -> dict[str, Any]:
-        """The body to send upstream: the client's, with only `model` replaced."""
-        out = dict(self.body)
-        out["model"] = model
-        return out
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)

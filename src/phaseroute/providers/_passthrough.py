@@ -17,10 +17,16 @@ from typing import Any, Protocol
 
 import httpx2
 
-from phaseroute.errors import ProviderError
-from phaseroute.providers._base import CompletionRequest, CompletionResponse, StreamEnd, Usage
+from phaseroute.errors import InvalidProviderRequest, ProviderError
+from phaseroute.providers._base import (
+    CompletionRequest,
+    CompletionResponse,
+    StreamEnd,
+    Usage,
+    WireProtocol,
+)
 from phaseroute.providers._http_errors import stream_broken
-from phaseroute.providers._native import NativeEvent, SseEvent, SseSplitter, WireProtocol
+from phaseroute.providers._native import NativeEvent, SseEvent, SseSplitter
 
 # The SDKs' documented switch for an unread (streamed) raw response.
 _RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}
@@ -193,6 +199,20 @@ _REQUEST_ID: dict[WireProtocol, str] = {"anthropic": "request-id", "openai": "x-
 def passes_through(request: CompletionRequest, protocol: WireProtocol) -> bool:
     """Whether `request` came from a client of this provider's own protocol."""
     return request.native is not None and request.native.protocol == protocol
+
+
+def refuse_untranslatable(
+    request: CompletionRequest, protocol: WireProtocol, provider: str
+) -> None:
+    """A client body of another protocol that cannot be translated is refused, never cut."""
+    native = request.native
+    if native is not None and native.protocol != protocol and native.untranslatable:
+        raise InvalidProviderRequest(
+            f"{provider} {request.model}: this {native.protocol} request cannot be sent to a "
+            f"{protocol} model: {native.untranslatable}",
+            provider=provider,
+            model=request.model,
+        )
 
 
 def _body(request: CompletionRequest, stream: bool) -> tuple[dict[str, Any], bool]:
