@@ -249,6 +249,19 @@ class AuditConfig(Strict):
     redact: bool = False
 
 
+class BudgetLimit(Strict):
+    """Spend limits in USD per UTC calendar day and month; at least one is given (lint)."""
+
+    daily_usd: Decimal | None = Field(default=None, gt=0)
+    monthly_usd: Decimal | None = Field(default=None, gt=0)
+
+
+class WorkflowBudget(BudgetLimit):
+    """A workflow's budget and, under `phases`, budgets of its phases (checked by the gateway)."""
+
+    phases: dict[Name, BudgetLimit] = Field(default_factory=dict)
+
+
 class Policy(Strict):
     version: Literal[1]
     description: str = ""
@@ -260,3 +273,4 @@ class Policy(Strict):
     workflows: dict[Name, WorkflowConfig] = Field(min_length=1)
     database: str | None = None  # SQLite path (relative to the policy) or postgresql:// URL
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    budgets: dict[Name, WorkflowBudget] = Field(default_factory=dict)  # enforced by the gateway
