@@ -23,7 +23,7 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, demo, measure, policy, usage
+    from phaseroute.cli import audit, bench, cost, demo, keys, measure, policy, usage
 
     app = typer.Typer(
         name="phaseroute",
@@ -39,6 +39,7 @@ def build_app() -> typer.Typer:
     measure.register(app)
     bench.register(app)
     audit.register(app)
+    keys.register(app)
     return app
 
 
