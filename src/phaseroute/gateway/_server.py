@@ -18,9 +18,9 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from phaseroute.errors import RequestError
+from phaseroute.gateway._access import AccessControl
 from phaseroute.gateway._app import create_app
 from phaseroute.gateway._gateway import Gateway, GatewayOptions
-from phaseroute.gateway._seams import AccessControl
 from phaseroute.policy import RoutingPlan
 from phaseroute.providers import resolve_secret
 

@@ -45,6 +45,8 @@ def policy_hash(policy: Policy) -> str:
     for wf in data["workflows"].values():
         for phase in wf["phases"].values():
             phase["feeds"] = sorted(set(phase["feeds"]))
+    if not data.get("budgets"):
+        data.pop("budgets", None)  # a policy without budgets keeps the hash it always had
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 

@@ -197,6 +197,31 @@ class _Linter:
                     "add justification: a sentence a reviewer can accept",
                 )
 
+    def check_budgets(self) -> None:
+        p = self.policy
+        for wf_name, budget in p.budgets.items():
+            base: tuple[str, ...] = ("budgets", wf_name)
+            if wf_name not in p.workflows:
+                self.error(
+                    base,
+                    f"unknown workflow {wf_name!r}",
+                    f"budgets are keyed by workflow: {', '.join(p.workflows)}",
+                )
+                continue
+            if budget.daily_usd is None and budget.monthly_usd is None and not budget.phases:
+                self.error(base, "a budget sets no limit", "give daily_usd, monthly_usd or phases")
+            phases = p.workflows[wf_name].phases
+            for ph_name, limit in budget.phases.items():
+                where = (*base, "phases", ph_name)
+                if ph_name not in phases:
+                    self.error(
+                        where,
+                        f"unknown phase {ph_name!r} of workflow {wf_name!r}",
+                        f"use one of: {', '.join(phases)}",
+                    )
+                elif limit.daily_usd is None and limit.monthly_usd is None:
+                    self.error(where, "a budget sets no limit", "give daily_usd or monthly_usd")
+
     def check_cycles(self, wf_name: str, wf: WorkflowConfig) -> None:
         state: dict[str, int] = {}  # 1 = on the stack, 2 = done
         stack: list[str] = []
@@ -255,6 +280,7 @@ def lint(loaded: LoadedPolicy) -> Tiers:
     for wf_name, wf in loaded.policy.workflows.items():
         linter.check_workflow(wf_name, wf, tiers)
     linter.check_aliases()
+    linter.check_budgets()
     if linter.problems:
         raise PolicyError(linter.problems)
     return tiers

@@ -259,6 +259,19 @@ class AuditConfig(Strict):
     redact: bool = False
 
 
+class BudgetLimit(Strict):
+    """Spend limits in USD per UTC calendar day and month; at least one is given (lint)."""
+
+    daily_usd: Decimal | None = Field(default=None, gt=0)
+    monthly_usd: Decimal | None = Field(default=None, gt=0)
+
+
+class WorkflowBudget(BudgetLimit):
+    """A workflow's budget and, under `phases`, budgets of its phases (checked by the gateway)."""
+
+    phases: dict[Name, BudgetLimit] = Field(default_factory=dict)
+
+
 class Policy(Strict):
     version: Literal[1]
     description: str = ""
@@ -273,3 +286,4 @@ class Policy(Strict):
     # Gateway model aliases: a client's own model name (a glob such as `claude-opus-*`)
     # -> "WORKFLOW/PHASE", so an unmodified client routes by phase. Checked by the linter.
     aliases: dict[AliasPattern, PhaseRef] = Field(default_factory=dict)
+    budgets: dict[Name, WorkflowBudget] = Field(default_factory=dict)  # enforced by the gateway
