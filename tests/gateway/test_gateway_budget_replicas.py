@@ -108,6 +108,8 @@ def test_overspend_is_bounded_by_the_underestimates_in_flight(
     assert calls == admitted
     assert reserved == 0
     assert spent == Decimal("0.05") * admitted  # charged the actual cost, never less
-    assert Decimal(3) < spent <= Decimal(3) + REPLICAS * Decimal("0.02")
+    # refused only once spent + held + 0.03 > 3, so the budget was used up; and overrun by
+    # at most the three in-flight underestimates
+    assert Decimal("2.97") < spent <= Decimal(3) + REPLICAS * Decimal("0.02")
     key_spent, _, key_calls = _use(pg_location, f"key:{key_id}")
     assert (key_spent, key_calls) == (spent, calls)  # the key's budget saw the same calls
