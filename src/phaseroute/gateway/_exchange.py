@@ -46,10 +46,18 @@ from phaseroute.gateway._error_bodies import ErrorReply, reply_for
 from phaseroute.gateway._gateway import Gateway, Served
 from phaseroute.gateway._select import CASE_HEADER, Target
 from phaseroute.gateway._summary import CallSummary
-from phaseroute.providers._base import StreamEnd, StreamEvent, TextDelta
+from phaseroute.providers._base import (
+    CompletionResponse,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+)
 from phaseroute.providers._native import NativeEvent
 from phaseroute.providers._tokens import approximate_tokens
 from phaseroute.runtime import AsyncRoutedEventStream, RoutedResponse
+from phaseroute.wire._sse import AnthropicSse, OpenAISse, pieces_of
 
 T = TypeVar("T")
 log = logging.getLogger("phaseroute.gateway")
@@ -139,6 +147,7 @@ class Exchange:
         self.reservation: Any = None
         self.stream = False
         self.case_id: str | None = None
+        self.body: dict[str, Any] = {}
         self.max_tokens: int | None = None
         self.error_type: str | None = None
         self._finished = False
@@ -196,6 +205,7 @@ class Exchange:
             body_out = api.response_body(routed)
             await self.finish(200, "served", routed)
             return Response(body_out, 200, self._headers(routed), media_type=JSON)
+        self.body = body
         events = router.astream_request(
             target.workflow, target.phase, routed_request, case_id=case_id, caller_key_id=key_id
         )
@@ -338,6 +348,7 @@ class Relay(Response):
         self.events = events
         self.iterator = iterator
         self.first = first
+        self.writer: AnthropicSse | OpenAISse | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -360,8 +371,9 @@ class Relay(Response):
             event: StreamEvent | None = self.first
             while event is not None:
                 if isinstance(event, StreamEnd):
+                    # The router yields its end only after the ledger and audit commit.
                     routed = self.events.result
-                    for data in held or self._closing(event):
+                    for data in held or self._closing(event.response):
                         await self._send(send, data)
                     outcome = "served"
                     break
@@ -369,7 +381,7 @@ class Relay(Response):
                     await self._send(send, data)
                 event = await anext(self.iterator, None)
             if routed is None:
-                raise RequestError("the routed stream ended without its end")  # pragma: no cover
+                raise IncompleteResponse("the routed stream ended without its end")
         except asyncio.CancelledError:
             await self.events.aclose()
             raise
@@ -383,23 +395,36 @@ class Relay(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         await self.exchange.finish(status, outcome, routed)
 
+    def _writer(self) -> AnthropicSse | OpenAISse:
+        if self.writer is None:
+            model = self.events.model
+            choice = self.exchange.served.router.plan.models.get(model or "")
+            self.writer = self.exchange.api.encoder(
+                choice.model_id if choice else (model or ""), self.exchange.body
+            )
+        return self.writer
+
     def _encode(self, event: StreamEvent, held: list[bytes]) -> list[bytes]:
         if isinstance(event, NativeEvent):
             if event.terminal:
                 held.append(event.data)
                 return []
             return [event.data]
-        if isinstance(event, TextDelta):
-            raise RequestError(
-                f"this stream comes from an upstream of another protocol and cannot be "
-                f"translated to the {self.exchange.api.protocol} protocol"
-            )
+        if isinstance(event, TextDelta | ToolCallDelta | ThinkingDelta):
+            out = []
+            if self.writer is None:
+                out.append(self._writer().head())
+            out.append(self._writer().delta(event))
+            return [b for b in out if b]
         return []
 
-    def _closing(self, end: StreamEnd) -> list[bytes]:
-        """The end of a stream that came through translated (no native events)."""
-        del end
-        return []
+    def _closing(self, response: CompletionResponse) -> list[bytes]:
+        """The end of an answer that came translated, or whole (a validated phase)."""
+        if self.writer is None:
+            writer = self._writer()
+            pieces = [writer.delta(p) for p in pieces_of(response)]
+            return [writer.head(), *pieces, writer.tail(response)]
+        return [self.writer.tail(response)]
 
     async def _send(self, send: Send, data: bytes) -> None:
         await send({"type": "http.response.body", "body": data, "more_body": True})
