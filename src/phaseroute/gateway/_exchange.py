@@ -344,6 +344,8 @@ class Relay(Response):
         first: StreamEvent,
     ) -> None:
         super().__init__(None, 200, exchange.stream_headers(events.model), media_type=SSE)
+        # A stream has no length: chunked transfer, not Content-Length.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.exchange = exchange
         self.events = events
         self.iterator = iterator
