@@ -81,6 +81,7 @@ class Served:
     def __init__(self, gateway: Gateway, port: int) -> None:
         self.gateway = gateway
         self.port = port
+        self.ledger = gateway.served.router.ledger
         self.server = uvicorn.Server(
             uvicorn.Config(
                 create_app(gateway),
@@ -121,11 +122,13 @@ def serve(
     access: Any = None,
     options: GatewayOptions | None = None,
     retry: RetryPolicy | None = None,
+    audit: Any = None,
 ) -> Iterator[Served]:
     """The gateway for `policy`, on a free port; stopped (and the router closed) after."""
     router = Router.from_policy(
         policy,
         retry=retry or RetryPolicy(max_attempts=2, base_delay_s=0.01, attempt_timeout_s=5),
+        audit=audit,
     )
     gateway = Gateway(router, access=access, options=options, policy_path=policy)
     served = Served(gateway, free_port()).start()
