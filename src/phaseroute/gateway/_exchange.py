@@ -47,6 +47,7 @@ from phaseroute.gateway._gateway import Gateway, Served
 from phaseroute.gateway._select import CASE_HEADER, Target
 from phaseroute.gateway._summary import CallSummary
 from phaseroute.providers._base import (
+    CompletionRequest,
     CompletionResponse,
     StreamEnd,
     StreamEvent,
@@ -63,6 +64,7 @@ T = TypeVar("T")
 log = logging.getLogger("phaseroute.gateway")
 
 JSON = "application/json"
+_PROTOCOL_OF = {"anthropic": "anthropic", "openai_compat": "openai"}
 SSE = "text/event-stream; charset=utf-8"
 
 
@@ -178,6 +180,7 @@ class Exchange:
         routed_request = api.request(body, headers)
         self.stream = api.wants_stream(body)
         router = self.served.router
+        self._check_translatable(routed_request)
         if gateway.access is not None:
             estimate = router.estimate_cost(
                 target.workflow,
@@ -212,6 +215,23 @@ class Exchange:
         iterator = aiter(events)
         first = await unless_disconnected(request.receive, anext(iterator))
         return Relay(self, events, iterator, first)
+
+    def _check_translatable(self, request: CompletionRequest) -> None:
+        """A phase served by the other protocol gets what translates, or a 400 up front.
+
+        (Fallbacks of the other protocol refuse such a request in turn, so the call moves on
+        to a model that can take it — never one that would silently drop part of it.)"""
+        native, target = request.native, self.target
+        if native is None or native.untranslatable is None or target is None:
+            return
+        plan = self.served.router.plan
+        primary = plan.decision(target.workflow, target.phase).model
+        kind = plan.policy.providers[primary.provider].type
+        if _PROTOCOL_OF.get(kind) != native.protocol:
+            raise RequestError(
+                f"{target.name} is served by {primary.name} ({kind}), which cannot take this "
+                f"{native.protocol} request as sent: {native.untranslatable}"
+            )
 
     # ------------------------------------------------------------------ answers
 
