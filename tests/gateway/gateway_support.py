@@ -108,6 +108,11 @@ class Served:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the gateway did not start")
             time.sleep(0.01)
+        deadline = time.monotonic() + 60  # providers are built (SDKs imported) off the loop
+        while not self.gateway.ready:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not become ready")
+            time.sleep(0.02)
         return self
 
     def stop(self) -> None:

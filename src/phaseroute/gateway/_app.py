@@ -8,6 +8,7 @@ Query strings are ignored (`/v1/messages?beta=true` is `/v1/messages`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,8 +88,9 @@ def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
         return Response(dumps({"status": "ok"}), 200, media_type=JSON)
 
     async def readyz(request: Request) -> Response:
-        if gateway.draining:
-            return Response(dumps({"status": "draining"}), 503, media_type=JSON)
+        if not gateway.ready:
+            status = "draining" if gateway.draining else "starting"
+            return Response(dumps({"status": status}), 503, media_type=JSON)
         served = gateway.served
         body = {"status": "ready", "policy_hash": served.policy_hash}
         return Response(dumps(body), 200, media_type=JSON)
@@ -110,12 +112,14 @@ def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway.log_start()
+        warming = asyncio.create_task(gateway.warm())
         uninstall = install_sighup(gateway) if sighup else None
         try:
             yield
         finally:
             if uninstall is not None:
                 uninstall()
+            await warming
             await gateway.shutdown()
 
     routes = [

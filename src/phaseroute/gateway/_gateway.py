@@ -102,6 +102,7 @@ class Gateway:
         self._router_factory = router_factory or (Router.from_policy)
         self._served = Served(router, PhaseSelector(router.plan))
         self.draining = False
+        self._warm = False
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -123,6 +124,25 @@ class Gateway:
                 task = asyncio.get_running_loop().create_task(self._close_retired(served))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    @property
+    def ready(self) -> bool:
+        """Serving, and every provider built (SDKs imported): `/readyz` says 200."""
+        return self._warm and not self.draining
+
+    async def warm(self) -> None:
+        """Build the policy's providers off the event loop (their SDK imports take seconds),
+        so the first request does not pay for them; `/readyz` is 503 until done."""
+        router = self._served.router
+        try:
+            for provider in router.providers.values():
+                warm = getattr(provider, "warm", None)
+                if warm is not None:
+                    await asyncio.to_thread(warm)
+        except Exception as e:  # a provider that cannot be built fails its calls, loudly
+            log.error("building a provider failed: %s", e)
+        self._warm = True
+        log.info("ready: providers built")
 
     def log_start(self) -> None:
         router = self._served.router

@@ -44,6 +44,10 @@ class LazyProvider:
                 built = self._built
         return built
 
+    def warm(self) -> None:
+        """Build the provider now (importing its SDK), so the first call does not wait."""
+        self._get()
+
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         return self._get().complete(request)
 
