@@ -56,6 +56,9 @@ def serve(
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if level > logging.DEBUG:  # one line per upstream call from the SDKs' HTTP client
+        for name in ("httpx2", "httpx", "httpcore2", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     options = GatewayOptions(
         max_body_bytes=int(max_body_mb * 1024 * 1024), drain_timeout_s=drain_timeout
     )
