@@ -150,7 +150,8 @@ def test_answer_records_reported_model_request_id_usage_and_timing(
     assert response.provider == kind
     assert response.request_id is not None
     assert response.request_id.startswith("req_")
-    assert response.stop_reason == ("end_turn" if kind == "anthropic" else "stop")
+    assert response.stop_reason == "end_turn"  # normalised; the provider's word is kept
+    assert response.stop_reason_raw == ("end_turn" if kind == "anthropic" else "stop")
     assert response.complete
     assert response.usage.output_tokens == approximate_tokens(response.text)
     prompt = "You review AML alerts.\nIs this alert above threshold?"
@@ -229,10 +230,13 @@ def test_stop_sequence_and_max_tokens_stop_reasons(
     upstream.program(model, reply="alpha beta STOP gamma delta epsilon zeta eta theta")
     stopped = call(provider, ask(model, stop=("STOP",)), mode, runner)
     assert stopped.text == "alpha beta "
-    assert stopped.stop_reason == ("stop_sequence" if kind == "anthropic" else "stop")
+    # Chat Completions says "stop" for both a natural end and a stop sequence.
+    assert stopped.stop_reason == ("stop_sequence" if kind == "anthropic" else "end_turn")
+    assert stopped.stop_reason_raw == ("stop_sequence" if kind == "anthropic" else "stop")
     capped = call(provider, ask(model, max_tokens=3), mode, runner)
     assert capped.text == "alpha beta STOP"
-    assert capped.stop_reason == ("max_tokens" if kind == "anthropic" else "length")
+    assert capped.stop_reason == "max_tokens"
+    assert capped.stop_reason_raw == ("max_tokens" if kind == "anthropic" else "length")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -23,7 +23,7 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, demo, keys, measure, policy, usage
+    from phaseroute.cli import audit, bench, cost, demo, keys, measure, policy, serve, usage
 
     app = typer.Typer(
         name="phaseroute",
@@ -40,6 +40,7 @@ def build_app() -> typer.Typer:
     bench.register(app)
     audit.register(app)
     keys.register(app)
+    serve.register(app)
     return app
 
 

@@ -1,1 +1,43 @@
-"""The gateway: phase routing for any client over the Anthropic and OpenAI wire protocols."""
+"""`phaseroute serve`: the Router behind the Anthropic Messages and OpenAI Chat Completions
+wire protocols, so any client routes by phase by changing only its base URL.
+
+The gateway calls the `Router` only: one routing engine, with its retries, fallback,
+ledger and audit trail. See docs/gateway.md.
+"""
+
+from phaseroute.gateway._app import create_app
+from phaseroute.gateway._error_bodies import ErrorReply, reply_for
+from phaseroute.gateway._gateway import DEFAULT_MAX_BODY_BYTES, Gateway, GatewayOptions
+from phaseroute.gateway._seams import (
+    AccessControl,
+    CallerLike,
+    GatewayMetrics,
+    RequestObservation,
+    Telemetry,
+)
+from phaseroute.gateway._select import (
+    CASE_HEADER,
+    PHASE_HEADER,
+    WORKFLOW_HEADER,
+    PhaseSelector,
+    Target,
+)
+
+__all__ = [
+    "CASE_HEADER",
+    "DEFAULT_MAX_BODY_BYTES",
+    "PHASE_HEADER",
+    "WORKFLOW_HEADER",
+    "AccessControl",
+    "CallerLike",
+    "ErrorReply",
+    "Gateway",
+    "GatewayMetrics",
+    "GatewayOptions",
+    "PhaseSelector",
+    "RequestObservation",
+    "Target",
+    "Telemetry",
+    "create_app",
+    "reply_for",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from phaseroute.measure._scorers import ModelCaller
 from phaseroute.policy._plan import RoutingPlan
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Usage
 from phaseroute.storage.database import DEFAULT_DATABASE, Migration, migrate
+from phaseroute.wire import anthropic as wire
 
 COMPONENT = "cache"
 
@@ -63,8 +65,8 @@ def cache_key(request: CompletionRequest) -> str:
     """SHA-256 of the canonical request: same request to the same model id, same key."""
     doc: dict[str, Any] = {
         "model": request.model,
-        "messages": [[m.role, m.content] for m in request.messages],
-        "system": request.system,
+        "messages": [[m.role, wire.content_to_wire(m.content)] for m in request.messages],
+        "system": wire.content_to_wire(request.system),
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "stop": list(request.stop),
@@ -74,12 +76,17 @@ def cache_key(request: CompletionRequest) -> str:
 
 
 def _encode(response: CompletionResponse) -> str:
-    return json.dumps(dataclasses.asdict(response), sort_keys=True)
+    data = dataclasses.asdict(replace(response, content=(), native=None))
+    data["content"] = [wire.block_to_wire(b) for b in response.content]
+    del data["native"]
+    return json.dumps(data, sort_keys=True)
 
 
 def _decode(raw: str) -> CompletionResponse:
     data = json.loads(raw)
     data["usage"] = Usage(**data["usage"])
+    blocks = (wire.response_block_from_wire(b) for b in data.pop("content", ()))
+    data["content"] = tuple(b for b in blocks if b is not None)
     return CompletionResponse(**data)
 
 

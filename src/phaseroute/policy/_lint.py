@@ -252,6 +252,25 @@ class _Linter:
             if name not in state:
                 visit(name)
 
+    def check_aliases(self) -> None:
+        """Every gateway alias names a phase that exists."""
+        p = self.policy
+        for pattern, target in p.aliases.items():
+            workflow, phase_name = target.split("/", 1)
+            if workflow not in p.workflows:
+                self.error(
+                    ("aliases", pattern),
+                    f"alias {pattern!r} routes to unknown workflow {workflow!r}",
+                    f"use one of the workflows: {', '.join(p.workflows)}",
+                )
+            elif phase_name not in p.workflows[workflow].phases:
+                phases = p.workflows[workflow].phases
+                self.error(
+                    ("aliases", pattern),
+                    f"alias {pattern!r} routes to unknown phase {phase_name!r} of {workflow!r}",
+                    f"use one of: {', '.join(f'{workflow}/{n}' for n in phases)}",
+                )
+
 
 def lint(loaded: LoadedPolicy) -> Tiers:
     """The policy's tiers if it is consistent; else `PolicyError` with every problem."""
@@ -261,6 +280,7 @@ def lint(loaded: LoadedPolicy) -> Tiers:
     for wf_name, wf in loaded.policy.workflows.items():
         linter.check_workflow(wf_name, wf, tiers)
     linter.check_budgets()
+    linter.check_aliases()
     if linter.problems:
         raise PolicyError(linter.problems)
     return tiers

@@ -18,6 +18,16 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
 SecretRef = Annotated[
     str, StringConstraints(pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", max_length=500)
 ]
+# A gateway alias: a glob over client model names, and the "WORKFLOW/PHASE" it routes to.
+AliasPattern = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9_.:@*?\[\]/-]+$", max_length=200)
+]
+PhaseRef = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=201
+    ),
+]
 FunctionRef = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", max_length=300)
 ]
@@ -274,3 +284,6 @@ class Policy(Strict):
     database: str | None = None  # SQLite path (relative to the policy) or postgresql:// URL
     audit: AuditConfig = Field(default_factory=AuditConfig)
     budgets: dict[Name, WorkflowBudget] = Field(default_factory=dict)  # enforced by the gateway
+    # Gateway model aliases: a client's own model name (a glob such as `claude-opus-*`)
+    # -> "WORKFLOW/PHASE", so an unmodified client routes by phase. Checked by the linter.
+    aliases: dict[AliasPattern, PhaseRef] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anthropic
@@ -17,15 +17,25 @@ from anthropic.types import Message as SdkMessage
 from anthropic.types import RawMessageStreamEvent
 
 from phaseroute.errors import ProviderError
+from phaseroute.providers._assemble import ContentAssembler
 from phaseroute.providers._base import (
     CompletionRequest,
     CompletionResponse,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
     Usage,
 )
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._passthrough import (
+    acomplete_native,
+    astream_native,
+    passes_through,
+    refuse_untranslatable,
+)
+from phaseroute.wire import anthropic as wire
 
 _SDK_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)
 
@@ -64,19 +74,21 @@ def _map_error(
     )
 
 
+# Body fields this SDK release takes as keyword arguments; the rest go in `extra_body`.
+_SDK_KWARGS = frozenset(
+    {"model", "max_tokens", "messages", "system", "stop_sequences", "tools", "tool_choice",
+     "thinking", "metadata"}
+)  # fmt: skip
+
+
 def _params(request: CompletionRequest) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "model": request.model,
-        "max_tokens": request.max_tokens,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-    }
-    if request.system is not None:
-        params["system"] = request.system
-    if request.temperature is not None:
-        # This SDK release models no sampling parameters; send it as the wire field it is.
-        params["extra_body"] = {"temperature": request.temperature}
-    if request.stop:
-        params["stop_sequences"] = list(request.stop)
+    """The SDK call's arguments: the wire body from `phaseroute.wire.anthropic`."""
+    body = wire.request_to_wire(request)
+    params = {k: v for k, v in body.items() if k in _SDK_KWARGS}
+    extra = {k: v for k, v in body.items() if k not in _SDK_KWARGS}
+    if extra:
+        # This SDK release models no sampling parameters; send them as the wire fields they are.
+        params["extra_body"] = extra
     return params
 
 
@@ -84,23 +96,14 @@ def _response(
     message: SdkMessage, request: CompletionRequest, provider: str, started: float
 ) -> CompletionResponse:
     elapsed = time.perf_counter() - started
-    usage = message.usage
-    return CompletionResponse(
-        text="".join(block.text for block in message.content if block.type == "text"),
-        model_requested=request.model,
-        model_reported=message.model,
+    response = wire.response_from_wire(
+        message.model_dump(),
         provider=provider,
-        usage=Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_input_tokens or 0,
-            cache_write_tokens=usage.cache_creation_input_tokens or 0,
-        ),
-        stop_reason=message.stop_reason,
+        model_requested=request.model,
         request_id=message._request_id,
-        first_token_s=elapsed,  # the first token arrives with the whole answer
-        latency_s=elapsed,
     )
+    # The first token arrives with the whole answer.
+    return replace(response, first_token_s=elapsed, latency_s=elapsed)
 
 
 @dataclass
@@ -112,27 +115,47 @@ class _StreamState:
     started: float
     request_id: str | None
     model: str | None = None
-    parts: list[str] = field(default_factory=list)
+    content: ContentAssembler = field(default_factory=ContentAssembler)
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     first_token_s: float | None = None
     stopped: bool = False
 
-    def feed(self, event: RawMessageStreamEvent) -> str | None:
+    def _first(self) -> None:
+        if self.first_token_s is None:
+            self.first_token_s = time.perf_counter() - self.started
+
+    def feed(self, event: RawMessageStreamEvent) -> StreamEvent | None:
         if event.type == "message_start":
             self.model = event.message.model
-            u = event.message.usage
-            self.usage = Usage(
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
-                cache_read_tokens=u.cache_read_input_tokens or 0,
-                cache_write_tokens=u.cache_creation_input_tokens or 0,
-            )
-        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-            if self.first_token_s is None:
-                self.first_token_s = time.perf_counter() - self.started
-            self.parts.append(event.delta.text)
-            return event.delta.text
+            self.usage = wire.usage_from_wire(event.message.usage.model_dump())
+        elif event.type == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                self._first()
+                n = self.content.tool_start(event.index, block.id, block.name)
+                return ToolCallDelta(n, block.id, block.name, "")
+            if block.type == "redacted_thinking":
+                self.content.redacted(event.index, block.data)
+            elif block.type == "text" and block.text:
+                self._first()
+                self.content.text(event.index, block.text)
+                return TextDelta(block.text)
+        elif event.type == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                self._first()
+                self.content.text(event.index, delta.text)
+                return TextDelta(delta.text)
+            if delta.type == "input_json_delta":
+                n = self.content.tool_arguments(event.index, delta.partial_json)
+                return ToolCallDelta(n, None, None, delta.partial_json)
+            if delta.type == "thinking_delta":
+                self._first()
+                self.content.thinking(event.index, delta.thinking)
+                return ThinkingDelta(delta.thinking)
+            if delta.type == "signature_delta":
+                self.content.signature(event.index, delta.signature)
         elif event.type == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             d = event.usage  # cumulative; input counts are present only on some servers
@@ -159,15 +182,17 @@ class _StreamState:
                 request_id=self.request_id,
             )
         return CompletionResponse(
-            text="".join(self.parts),
+            text=self.content.text_so_far,
             model_requested=self.request.model,
             model_reported=self.model or self.request.model,
             provider=self.provider,
             usage=self.usage,
-            stop_reason=self.stop_reason,
+            stop_reason=wire.stop_reason_from_wire(self.stop_reason),
             request_id=self.request_id,
             first_token_s=self.first_token_s,
             latency_s=time.perf_counter() - self.started,
+            content=self.content.blocks(),
+            stop_reason_raw=self.stop_reason,
         )
 
 
@@ -219,6 +244,9 @@ class AnthropicProvider:
         return _response(message, request, self._name, started)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        if passes_through(request, "anthropic"):
+            return await acomplete_native(self._aclient(), request, **self._native_args())
+        refuse_untranslatable(request, "anthropic", self._name)
         started = time.perf_counter()
         try:
             message = await self._aclient().messages.create(**_params(request))
@@ -238,14 +266,19 @@ class AnthropicProvider:
         with events:
             try:
                 for event in events:
-                    text = state.feed(event)
-                    if text:
-                        yield TextDelta(text)
+                    out = state.feed(event)
+                    if out is not None:
+                        yield out
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        if passes_through(request, "anthropic"):
+            async for event in astream_native(self._aclient(), request, **self._native_args()):
+                yield event
+            return
+        refuse_untranslatable(request, "anthropic", self._name)
         started = time.perf_counter()
         try:
             events = await self._aclient().messages.create(**_params(request), stream=True)
@@ -257,12 +290,20 @@ class AnthropicProvider:
         async with events:
             try:
                 async for event in events:
-                    text = state.feed(event)
-                    if text:
-                        yield TextDelta(text)
+                    out = state.feed(event)
+                    if out is not None:
+                        yield out
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def _native_args(self) -> dict[str, Any]:
+        return {
+            "protocol": "anthropic",
+            "provider": self._name,
+            "sdk_errors": _SDK_ERRORS,
+            "map_error": _map_error,
+        }
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import httpx2
@@ -18,15 +18,24 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from phaseroute.errors import ProviderError
+from phaseroute.providers._assemble import ContentAssembler
 from phaseroute.providers._base import (
     CompletionRequest,
     CompletionResponse,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     Usage,
 )
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._passthrough import (
+    acomplete_native,
+    astream_native,
+    passes_through,
+    refuse_untranslatable,
+)
+from phaseroute.wire import openai as wire
 
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError)
 
@@ -69,15 +78,7 @@ def _message(body: object) -> str | None:
 
 
 def _usage(u: CompletionUsage | None) -> Usage:
-    if u is None:
-        return Usage()
-    cached = (u.prompt_tokens_details.cached_tokens or 0) if u.prompt_tokens_details else 0
-    # phaseroute's input_tokens exclude cache reads (Anthropic's convention); OpenAI's include them.
-    return Usage(
-        input_tokens=max(0, u.prompt_tokens - cached),
-        output_tokens=u.completion_tokens,
-        cache_read_tokens=cached,
-    )
+    return wire.usage_from_wire(None if u is None else u.model_dump())
 
 
 @dataclass
@@ -94,27 +95,46 @@ class _StreamState:
     request_id: str | None
     want_usage: bool
     model: str | None = None
-    parts: list[str] = field(default_factory=list)
+    content: ContentAssembler = field(default_factory=ContentAssembler)
     usage: Usage | None = None
     finish_reason: str | None = None
     first_token_s: float | None = None
+    refused: bool = False
 
-    def feed(self, chunk: ChatCompletionChunk) -> str | None:
+    def _first(self) -> None:
+        if self.first_token_s is None:
+            self.first_token_s = time.perf_counter() - self.started
+
+    def feed(self, chunk: ChatCompletionChunk) -> list[StreamEvent]:
         self.model = self.model or chunk.model or None
         if chunk.usage is not None:
             self.usage = _usage(chunk.usage)
-        text = None
+        out: list[StreamEvent] = []
         for choice in chunk.choices:
             if choice.index != 0:
                 continue
-            if choice.delta.content:
-                text = choice.delta.content
-                if self.first_token_s is None:
-                    self.first_token_s = time.perf_counter() - self.started
-                self.parts.append(text)
+            delta = choice.delta
+            text = delta.content or delta.refusal
+            if delta.refusal:
+                self.refused = True
+            if text:
+                self._first()
+                self.content.text("text", text)
+                out.append(TextDelta(text))
+            for call in delta.tool_calls or ():
+                self._first()
+                fn = call.function
+                key = ("tool", call.index)
+                if call.id or (fn is not None and fn.name):
+                    n = self.content.tool_start(key, call.id or "", (fn.name if fn else None) or "")
+                    out.append(ToolCallDelta(n, call.id, fn.name if fn else None, ""))
+                arguments = fn.arguments if fn is not None else None
+                if arguments:
+                    n = self.content.tool_arguments(key, arguments)
+                    out.append(ToolCallDelta(n, None, None, arguments))
             if choice.finish_reason is not None:
                 self.finish_reason = choice.finish_reason
-        return text
+        return out
 
     def finish(self) -> CompletionResponse:
         missing = (
@@ -131,16 +151,19 @@ class _StreamState:
                 model=self.request.model,
                 request_id=self.request_id,
             )
+        stop = wire.stop_reason_from_wire(self.finish_reason)
         return CompletionResponse(
-            text="".join(self.parts),
+            text=self.content.text_so_far,
             model_requested=self.request.model,
             model_reported=self.model or self.request.model,
             provider=self.provider,
             usage=self.usage or Usage(),
-            stop_reason=self.finish_reason,
+            stop_reason="refusal" if self.refused else stop,
             request_id=self.request_id,
             first_token_s=self.first_token_s,
             latency_s=time.perf_counter() - self.started,
+            content=self.content.blocks(),
+            stop_reason_raw=self.finish_reason,
         )
 
 
@@ -187,19 +210,8 @@ class OpenAICompatProvider:
         return self._async
 
     def _params(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        messages: list[dict[str, str]] = []
-        if request.system is not None:
-            messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
-        params: dict[str, Any] = {
-            "model": request.model,
-            "messages": messages,
-            self._max_tokens_param: request.max_tokens,
-        }
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
-        if request.stop:
-            params["stop"] = list(request.stop)
+        """The SDK call's arguments: the wire body from `phaseroute.wire.openai`."""
+        params = wire.request_to_wire(request, max_tokens_param=self._max_tokens_param)
         if stream:
             params["stream"] = True
             if self._stream_usage:
@@ -210,18 +222,14 @@ class OpenAICompatProvider:
         self, completion: ChatCompletion, request: CompletionRequest, started: float
     ) -> CompletionResponse:
         elapsed = time.perf_counter() - started
-        choice = completion.choices[0] if completion.choices else None
-        return CompletionResponse(
-            text=(choice.message.content or "") if choice else "",
-            model_requested=request.model,
-            model_reported=completion.model or request.model,
+        response = wire.response_from_wire(
+            completion.model_dump(),
             provider=self._name,
-            usage=_usage(completion.usage),
-            stop_reason=choice.finish_reason if choice else None,
+            model_requested=request.model,
             request_id=completion._request_id,
-            first_token_s=elapsed,  # the first token arrives with the whole answer
-            latency_s=elapsed,
         )
+        # The first token arrives with the whole answer.
+        return replace(response, first_token_s=elapsed, latency_s=elapsed)
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
         return _map_error(e, provider=self._name, model=request.model, **kw)
@@ -235,6 +243,9 @@ class OpenAICompatProvider:
         return self._response(completion, request, started)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        if passes_through(request, "openai"):
+            return await acomplete_native(self._aclient(), request, **self._native_args())
+        refuse_untranslatable(request, "openai", self._name)
         started = time.perf_counter()
         try:
             completion = await self._aclient().chat.completions.create(
@@ -260,14 +271,17 @@ class OpenAICompatProvider:
         with chunks:
             try:
                 for chunk in chunks:
-                    text = state.feed(chunk)
-                    if text:
-                        yield TextDelta(text)
+                    yield from state.feed(chunk)
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        if passes_through(request, "openai"):
+            async for event in astream_native(self._aclient(), request, **self._native_args()):
+                yield event
+            return
+        refuse_untranslatable(request, "openai", self._name)
         started = time.perf_counter()
         try:
             chunks = await self._aclient().chat.completions.create(**self._params(request, True))
@@ -283,12 +297,19 @@ class OpenAICompatProvider:
         async with chunks:
             try:
                 async for chunk in chunks:
-                    text = state.feed(chunk)
-                    if text:
-                        yield TextDelta(text)
+                    for out in state.feed(chunk):
+                        yield out
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def _native_args(self) -> dict[str, Any]:
+        return {
+            "protocol": "openai",
+            "provider": self._name,
+            "sdk_errors": _SDK_ERRORS,
+            "map_error": _map_error,
+        }
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

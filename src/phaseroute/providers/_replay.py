@@ -69,7 +69,9 @@ class ReplayProvider:
         prompt_tokens = self._prompt_tokens.get(item.item)
         if prompt_tokens is None:
             prompt_tokens = self._prompt_tokens[item.item] = approximate_tokens(item.prompt)
-        input_tokens = prompt_tokens + (approximate_tokens(request.system) if request.system else 0)
+        input_tokens = prompt_tokens + (
+            approximate_tokens(request.system_text or "") if request.system else 0
+        )
         output_tokens = approximate_tokens(recorded) if recorded is not None else 0
         elapsed = time.perf_counter() - started
         return CompletionResponse(
@@ -112,7 +114,7 @@ class ReplayProvider:
                     model=request.model,
                 )
             return item
-        prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), None)
+        prompt = next((m.text for m in reversed(request.messages) if m.role == "user"), None)
         if prompt is None:
             raise InvalidProviderRequest(
                 "replay: the request has no user message and no metadata['item']",

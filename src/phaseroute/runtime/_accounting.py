@@ -21,6 +21,7 @@ from phaseroute.policy import ModelChoice, PhaseDecision
 from phaseroute.providers._base import CompletionRequest, CompletionResponse, Usage
 from phaseroute.runtime._ledger import UsageLedger, UsageRecord
 from phaseroute.runtime._result import AttemptRecord, Escalation, RouteDecision
+from phaseroute.wire import anthropic as wire
 
 
 class AuditReceiptLike(Protocol):
@@ -123,16 +124,27 @@ def _iso(t: datetime) -> str:
 
 
 def request_document(request: CompletionRequest) -> dict[str, Any]:
-    """What was asked, as JSON: never keys, headers or authorization."""
-    return {
-        "system": request.system,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+    """What was asked, as JSON: never keys, headers or authorization. Content blocks, tools
+    and tool choice are written in the Anthropic wire shape; fields a request does not use
+    are left out, so text-only records keep their original shape."""
+    doc: dict[str, Any] = {
+        "system": wire.content_to_wire(request.system),
+        "messages": [
+            {"role": m.role, "content": wire.content_to_wire(m.content)} for m in request.messages
+        ],
         "params": {
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stop": list(request.stop),
         },
     }
+    if request.tools:
+        doc["tools"] = [wire.tool_to_wire(t) for t in request.tools]
+    if request.tool_choice is not None:
+        doc["tool_choice"] = wire.tool_choice_to_wire(request.tool_choice)
+    if request.native is not None:  # a gateway client's own body, as it was sent upstream
+        doc["native"] = {"protocol": request.native.protocol, "body": request.native.body}
+    return doc
 
 
 def audit_entry(

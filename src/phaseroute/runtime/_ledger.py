@@ -104,7 +104,7 @@ class UsageRecord:
     provider: str
     tier: str
     required_tier: str
-    outcome: str  # served | escalated (discarded) | incomplete | unavailable
+    outcome: str  # served | escalated (discarded) | incomplete | unavailable | cancelled
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int

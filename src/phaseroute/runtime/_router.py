@@ -22,6 +22,7 @@ from phaseroute.runtime._accounting import (
     AuditSink,
 )
 from phaseroute.runtime._engine import RoutingEngine
+from phaseroute.runtime._event_stream import AsyncRoutedEventStream
 from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.runtime._providers import (
     build_providers,
@@ -225,5 +226,38 @@ class Router(RoutingEngine):
             stream=True,
         )  # fmt: skip
         return AsyncRoutedStream(self, call)
+
+    async def acomplete_request(
+        self,
+        workflow: str,
+        phase: str,
+        request: CompletionRequest,
+        *,
+        case_id: str | None = None,
+        caller_key_id: str | None = None,
+    ) -> RoutedResponse:
+        """Route a request built elsewhere (e.g. translated from a wire protocol by the
+        gateway); `request.model` is ignored — the plan chooses. Cancelling the awaiting
+        task cancels the upstream call and records it in the ledger as cancelled."""
+        call = self._call_for_request(
+            workflow, phase, request, case_id=case_id, caller_key_id=caller_key_id, stream=False
+        )
+        return (await self._acomplete_call(call))[1]
+
+    def astream_request(
+        self,
+        workflow: str,
+        phase: str,
+        request: CompletionRequest,
+        *,
+        case_id: str | None = None,
+        caller_key_id: str | None = None,
+    ) -> AsyncRoutedEventStream:
+        """Stream a request built elsewhere, event by event; the final `StreamEnd` comes only
+        after the answer is recorded (see `AsyncRoutedEventStream`)."""
+        call = self._call_for_request(
+            workflow, phase, request, case_id=case_id, caller_key_id=caller_key_id, stream=True
+        )
+        return AsyncRoutedEventStream(self, call)
 
     # hooks for the stream classes (same module family; not public API)

@@ -23,6 +23,7 @@ from phaseroute.providers._base import (
     CompletionResponse,
     Provider,
     StreamEnd,
+    StreamEvent,
     TextDelta,
     Usage,
 )
@@ -51,7 +52,8 @@ class _Base:
         self._parts: list[str] = []
         self._result: RoutedResponse | None = None
         self._started = False
-        self._gen: Iterator[str] | AsyncIterator[str] | None = None
+        self._gen: Iterator[str] | AsyncIterator[str] | AsyncIterator[StreamEvent] | None = None
+        self._serving: str | None = None
 
     @property
     def text(self) -> str:

@@ -127,7 +127,7 @@ class FakeProvider:
         return self._reply(request) if callable(self._reply) else self._reply
 
     def _response(self, request: CompletionRequest, text: str) -> CompletionResponse:
-        words = sum(_count(m.content) for m in request.messages) + _count(request.system or "")
+        words = sum(_count(m.text) for m in request.messages) + _count(request.system_text or "")
         return CompletionResponse(
             text=text,
             model_requested=request.model,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class OutcomeKind(StrEnum):
@@ -85,6 +86,13 @@ class UpstreamRequest:
     stream: bool
     include_usage: bool
     headers: Mapping[str, str] = field(repr=False)
+    # The request exactly as it arrived: path (with query string) and body bytes.
+    path: str = ""
+    raw_body: bytes = field(default=b"", repr=False)
+
+    def json_body(self) -> Any:
+        """The body as the JSON the client sent."""
+        return json.loads(self.raw_body)
 
     @property
     def last_user_text(self) -> str:
