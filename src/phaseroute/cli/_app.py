@@ -39,8 +39,8 @@ def build_app() -> typer.Typer:
     measure.register(app)
     bench.register(app)
     audit.register(app)
-    keys.register(app)
     serve.register(app)
+    keys.register(app)
     return app
 
 

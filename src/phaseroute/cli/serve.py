@@ -29,6 +29,13 @@ def serve(
     drain_timeout: Annotated[
         float, typer.Option(help="Seconds to let requests in flight finish on shutdown.")
     ] = 30.0,
+    auth: Annotated[
+        str,
+        typer.Option(
+            help="keys: require an API key (phaseroute keys create); none: open, loopback "
+            "only; auto: keys unless the host is loopback."
+        ),
+    ] = "auto",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve POLICY as an Anthropic Messages and OpenAI Chat Completions endpoint.
@@ -42,6 +49,8 @@ def serve(
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise RequestError(f"--log-level {log_level!r}: use debug, info, warning or error")
+    if auth not in ("auto", "keys", "none"):
+        raise RequestError(f"--auth {auth!r}: use auto, keys or none")
     if max_body_mb <= 0:
         raise RequestError(f"--max-body-mb {max_body_mb}: must be positive")
     logging.basicConfig(
@@ -56,5 +65,6 @@ def serve(
         port=port,
         workers=workers,
         options=options,
+        auth=auth,  # type: ignore[arg-type]
         log_level=log_level.lower(),
     )

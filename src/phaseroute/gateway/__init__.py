@@ -5,16 +5,12 @@ The gateway calls the `Router` only: one routing engine, with its retries, fallb
 ledger and audit trail. See docs/gateway.md.
 """
 
+from phaseroute.gateway._access import AccessControl, Caller
 from phaseroute.gateway._app import create_app
 from phaseroute.gateway._error_bodies import ErrorReply, reply_for
 from phaseroute.gateway._gateway import DEFAULT_MAX_BODY_BYTES, Gateway, GatewayOptions
-from phaseroute.gateway._seams import (
-    AccessControl,
-    CallerLike,
-    GatewayMetrics,
-    RequestObservation,
-    Telemetry,
-)
+from phaseroute.gateway._logs import AccessLog
+from phaseroute.gateway._metrics import GatewayMetrics
 from phaseroute.gateway._select import (
     CASE_HEADER,
     PHASE_HEADER,
@@ -22,6 +18,8 @@ from phaseroute.gateway._select import (
     PhaseSelector,
     Target,
 )
+from phaseroute.gateway._summary import CallSummary
+from phaseroute.gateway._telemetry import GatewayTelemetry
 
 __all__ = [
     "CASE_HEADER",
@@ -29,15 +27,16 @@ __all__ = [
     "PHASE_HEADER",
     "WORKFLOW_HEADER",
     "AccessControl",
-    "CallerLike",
+    "AccessLog",
+    "CallSummary",
+    "Caller",
     "ErrorReply",
     "Gateway",
     "GatewayMetrics",
     "GatewayOptions",
+    "GatewayTelemetry",
     "PhaseSelector",
-    "RequestObservation",
     "Target",
-    "Telemetry",
     "create_app",
     "reply_for",
 ]

@@ -20,6 +20,7 @@ from phaseroute.providers._base import CompletionRequest, NativeBody
 from phaseroute.runtime import RoutedResponse
 from phaseroute.wire import anthropic as wire_anthropic
 from phaseroute.wire import openai as wire_openai
+from phaseroute.wire._sse import AnthropicSse, OpenAISse
 
 # Request headers a same-protocol upstream gets from the client, unchanged. Nothing else is
 # forwarded: no Host, X-Forwarded-*, authorization or key can change where a call goes.
@@ -76,14 +77,21 @@ class ClientApi:
 
     def response_body(self, routed: RoutedResponse) -> bytes:
         """The answer for the client: the upstream's own bytes when it spoke this protocol
-        (a provider passes through only then), else translated."""
+        (a provider passes through only then), else translated by `phaseroute.wire`."""
         response = routed.response
         if response.native is not None:
             return response.native
-        raise RequestError(
-            f"this answer came from an upstream of another protocol and cannot be "
-            f"translated to the {self.protocol} protocol"
-        )
+        if self.protocol == "anthropic":
+            return dumps(wire_anthropic.response_to_wire(response))
+        return dumps(wire_openai.response_to_wire(response))
+
+    def encoder(self, model: str, body: Mapping[str, Any]) -> AnthropicSse | OpenAISse:
+        """The SSE writer for an answer that comes translated (or whole) to this client."""
+        if self.protocol == "anthropic":
+            return AnthropicSse(model)
+        options = body.get("stream_options")
+        include = isinstance(options, Mapping) and bool(options.get("include_usage"))
+        return OpenAISse(model, include_usage=include)
 
     def error_event(self, reply: ErrorReply) -> bytes:
         """An error inside an SSE stream: the client's SDK raises it, never a clean end."""

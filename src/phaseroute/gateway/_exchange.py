@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import AbstractContextManager, nullcontext, suppress
+from contextlib import suppress
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -31,19 +31,36 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from phaseroute.errors import PayloadTooLarge, RequestError
+from phaseroute.errors import (
+    AuditWriteFailed,
+    BudgetExceeded,
+    GatewayRefusal,
+    IncompleteResponse,
+    PayloadTooLarge,
+    ProviderError,
+    RequestError,
+    RoutingUnavailable,
+)
 from phaseroute.gateway._apis import ClientApi
 from phaseroute.gateway._error_bodies import ErrorReply, reply_for
 from phaseroute.gateway._gateway import Gateway, Served
-from phaseroute.gateway._seams import RequestObservation
 from phaseroute.gateway._select import CASE_HEADER, Target
-from phaseroute.providers._base import StreamEnd, StreamEvent, TextDelta
+from phaseroute.gateway._summary import CallSummary
+from phaseroute.providers._base import (
+    CompletionResponse,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+)
 from phaseroute.providers._native import NativeEvent
 from phaseroute.providers._tokens import approximate_tokens
 from phaseroute.runtime import AsyncRoutedEventStream, RoutedResponse
+from phaseroute.wire._sse import AnthropicSse, OpenAISse, pieces_of
 
 T = TypeVar("T")
-access_log = logging.getLogger("phaseroute.gateway.access")
+log = logging.getLogger("phaseroute.gateway")
 
 JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
@@ -129,7 +146,12 @@ class Exchange:
         self.caller: Any = None
         self.reservation: Any = None
         self.stream = False
+        self.case_id: str | None = None
+        self.body: dict[str, Any] = {}
+        self.max_tokens: int | None = None
+        self.error_type: str | None = None
         self._finished = False
+        self._span = gateway.telemetry.start(None)
 
     # ------------------------------------------------------------------ the request
 
@@ -137,6 +159,7 @@ class Exchange:
         try:
             return await self._respond(request)
         except ClientGone:
+            self.error_type = "client_disconnected"
             await self.finish(499, "cancelled", None)
             return Response(status_code=499)
         except Exception as e:
@@ -165,44 +188,30 @@ class Exchange:
             self.reservation = await gateway.access.reserve(
                 self.caller, target.workflow, target.phase, estimate or Decimal(0)
             )
-        case_id = headers.get(CASE_HEADER) or None
+        self.case_id = case_id = headers.get(CASE_HEADER) or None
+        self.max_tokens = routed_request.max_tokens
         key_id = getattr(self.caller, "key_id", None)
-        with self._span():
-            if not self.stream:
-                routed = await unless_disconnected(
-                    request.receive,
-                    router.acomplete_request(
-                        target.workflow,
-                        target.phase,
-                        routed_request,
-                        case_id=case_id,
-                        caller_key_id=key_id,
-                    ),
-                )
-                body_out = api.response_body(routed)
-                await self.finish(200, "served", routed)
-                return Response(body_out, 200, self._headers(routed), media_type=JSON)
-            events = router.astream_request(
-                target.workflow, target.phase, routed_request, case_id=case_id, caller_key_id=key_id
+        if not self.stream:
+            routed = await unless_disconnected(
+                request.receive,
+                router.acomplete_request(
+                    target.workflow,
+                    target.phase,
+                    routed_request,
+                    case_id=case_id,
+                    caller_key_id=key_id,
+                ),
             )
-            iterator = aiter(events)
-            first = await unless_disconnected(request.receive, anext(iterator))
-            return Relay(self, events, iterator, first)
-
-    def _span(self) -> AbstractContextManager[Any]:
-        telemetry, target = self.gateway.telemetry, self.target
-        if telemetry is None or target is None:
-            return nullcontext()
-        return telemetry.span(
-            f"chat {target.name}",
-            {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.request.model": target.name,
-                "phaseroute.workflow": target.workflow,
-                "phaseroute.phase": target.phase,
-                "phaseroute.protocol": self.api.protocol,
-            },
+            body_out = api.response_body(routed)
+            await self.finish(200, "served", routed)
+            return Response(body_out, 200, self._headers(routed), media_type=JSON)
+        self.body = body
+        events = router.astream_request(
+            target.workflow, target.phase, routed_request, case_id=case_id, caller_key_id=key_id
         )
+        iterator = aiter(events)
+        first = await unless_disconnected(request.receive, anext(iterator))
+        return Relay(self, events, iterator, first)
 
     # ------------------------------------------------------------------ answers
 
@@ -238,10 +247,11 @@ class Exchange:
 
     async def refuse(self, error: BaseException) -> Response:
         reply = reply_for(error).for_protocol(self.api.protocol)
+        self.error_type = error_type(error, reply)
         outcome = "refused" if reply.status < 500 else "failed"
         if reply.status >= 500 or not isinstance(error, RequestError):
             level = logging.WARNING if reply.status >= 500 else logging.INFO
-            access_log.log(level, "request failed: %s", error)
+            log.log(level, "request failed: %s", error)
         await self.finish(reply.status, outcome, None)
         headers = {**self._base_headers(), **reply.headers()}
         return Response(reply.body(self.api.protocol), reply.status, headers, media_type=JSON)
@@ -261,58 +271,66 @@ class Exchange:
             self._observe(status, outcome, routed)
 
     def _observe(self, status: int, outcome: str, routed: RoutedResponse | None) -> None:
-        elapsed = time.perf_counter() - self.started
-        target = self.target
+        del outcome  # the summary's status and error type say it
+        target, served = self.target, self.served
+        response = routed.response if routed is not None else None
         usage = routed.usage if routed is not None else None
-        observation = RequestObservation(
+        provider = None
+        if routed is not None:
+            config = served.router.plan.policy.providers.get(routed.provider)
+            provider = config.type if config is not None else None
+        call = CallSummary(
             protocol=self.api.protocol,
+            method="POST",
             path=self.path,
             status=status,
+            duration_s=time.perf_counter() - self.started,
+            upstream_s=routed.latency_s if routed is not None else 0.0,
+            key_id=getattr(self.caller, "key_id", None),
             workflow=target.workflow if target else None,
             phase=target.phase if target else None,
-            model=routed.model if routed else None,
             tier=routed.tier if routed else None,
+            model=routed.model if routed else None,
+            provider=provider,
+            model_id=routed.model_id if routed else None,
+            model_reported=response.model_reported if response else None,
             stream=self.stream,
-            outcome=outcome,
-            latency_s=elapsed,
-            overhead_s=max(0.0, elapsed - routed.latency_s) if routed else None,
+            max_tokens=self.max_tokens,
+            finish_reason=response.stop_reason if response else None,
             input_tokens=usage.input_tokens if usage else 0,
             output_tokens=usage.output_tokens if usage else 0,
             cache_read_tokens=usage.cache_read_tokens if usage else 0,
             cache_write_tokens=usage.cache_write_tokens if usage else 0,
-            cost_usd=routed.cost if routed else None,
-            fell_back=bool(routed.fallbacks) if routed else False,
+            cost_usd=routed.total_cost if routed else None,
+            fallbacks=len(routed.fallbacks) if routed else 0,
             degraded=routed.degraded if routed else False,
-            key_id=getattr(self.caller, "key_id", None),
+            policy_hash=served.policy_hash,
+            audit_seq=routed.audit_sequence if routed else None,
+            case_id=self.case_id,
+            error_type=self.error_type,
         )
+        self._span.finish(call)
         if self.gateway.metrics is not None:
-            self.gateway.metrics.observe(observation)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info("%s", access_line(observation))
+            self.gateway.metrics.observe(call)
+        if self.gateway.access_log is not None:
+            self.gateway.access_log.write(call)
 
 
-def access_line(o: RequestObservation) -> str:
-    """A JSON access-log line: who, what, where it went, how it ended — never content."""
-    return json.dumps(
-        {
-            "protocol": o.protocol,
-            "path": o.path,
-            "status": o.status,
-            "outcome": o.outcome,
-            "workflow": o.workflow,
-            "phase": o.phase,
-            "model": o.model,
-            "tier": o.tier,
-            "stream": o.stream,
-            "latency_ms": round(o.latency_s * 1000, 3),
-            "overhead_ms": None if o.overhead_s is None else round(o.overhead_s * 1000, 3),
-            "input_tokens": o.input_tokens,
-            "output_tokens": o.output_tokens,
-            "cost_usd": None if o.cost_usd is None else format(o.cost_usd, "f"),
-            "key_id": o.key_id,
-        },
-        separators=(",", ":"),
-    )
+def error_type(error: BaseException, reply: ErrorReply) -> str:
+    """The summary's error type: what the client was told, or what failed upstream."""
+    if isinstance(error, BudgetExceeded):
+        return "budget_exceeded"
+    if isinstance(error, ClientGone | asyncio.CancelledError):
+        return "client_disconnected"
+    if isinstance(error, AuditWriteFailed):
+        return "audit_error"
+    if isinstance(error, IncompleteResponse):
+        return "incomplete_response"
+    if isinstance(error, RoutingUnavailable | ProviderError) and reply.status >= 500:
+        return "upstream_error"
+    if isinstance(error, GatewayRefusal | RequestError):
+        return reply.error_type
+    return reply.error_type
 
 
 class Relay(Response):
@@ -326,10 +344,13 @@ class Relay(Response):
         first: StreamEvent,
     ) -> None:
         super().__init__(None, 200, exchange.stream_headers(events.model), media_type=SSE)
+        # A stream has no length: chunked transfer, not Content-Length.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.exchange = exchange
         self.events = events
         self.iterator = iterator
         self.first = first
+        self.writer: AnthropicSse | OpenAISse | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -352,8 +373,9 @@ class Relay(Response):
             event: StreamEvent | None = self.first
             while event is not None:
                 if isinstance(event, StreamEnd):
+                    # The router yields its end only after the ledger and audit commit.
                     routed = self.events.result
-                    for data in held or self._closing(event):
+                    for data in held or self._closing(event.response):
                         await self._send(send, data)
                     outcome = "served"
                     break
@@ -361,18 +383,28 @@ class Relay(Response):
                     await self._send(send, data)
                 event = await anext(self.iterator, None)
             if routed is None:
-                raise RequestError("the routed stream ended without its end")  # pragma: no cover
+                raise IncompleteResponse("the routed stream ended without its end")
         except asyncio.CancelledError:
             await self.events.aclose()
             raise
         except Exception as e:
             reply: ErrorReply = reply_for(e).for_protocol(self.exchange.api.protocol)
-            access_log.warning("stream ended with an error: %s", e)
+            log.warning("stream ended with an error: %s", e)
+            self.exchange.error_type = error_type(e, reply)
             status, outcome = reply.status, "failed"
             await self._send(send, self.exchange.api.error_event(reply))
             await self.events.aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         await self.exchange.finish(status, outcome, routed)
+
+    def _writer(self) -> AnthropicSse | OpenAISse:
+        if self.writer is None:
+            model = self.events.model
+            choice = self.exchange.served.router.plan.models.get(model or "")
+            self.writer = self.exchange.api.encoder(
+                choice.model_id if choice else (model or ""), self.exchange.body
+            )
+        return self.writer
 
     def _encode(self, event: StreamEvent, held: list[bytes]) -> list[bytes]:
         if isinstance(event, NativeEvent):
@@ -380,17 +412,21 @@ class Relay(Response):
                 held.append(event.data)
                 return []
             return [event.data]
-        if isinstance(event, TextDelta):
-            raise RequestError(
-                f"this stream comes from an upstream of another protocol and cannot be "
-                f"translated to the {self.exchange.api.protocol} protocol"
-            )
+        if isinstance(event, TextDelta | ToolCallDelta | ThinkingDelta):
+            out = []
+            if self.writer is None:
+                out.append(self._writer().head())
+            out.append(self._writer().delta(event))
+            return [b for b in out if b]
         return []
 
-    def _closing(self, end: StreamEnd) -> list[bytes]:
-        """The end of a stream that came through translated (no native events)."""
-        del end
-        return []
+    def _closing(self, response: CompletionResponse) -> list[bytes]:
+        """The end of an answer that came translated, or whole (a validated phase)."""
+        if self.writer is None:
+            writer = self._writer()
+            pieces = [writer.delta(p) for p in pieces_of(response)]
+            return [writer.head(), *pieces, writer.tail(response)]
+        return [self.writer.tail(response)]
 
     async def _send(self, send: Send, data: bytes) -> None:
         await send({"type": "http.response.body", "body": data, "more_body": True})

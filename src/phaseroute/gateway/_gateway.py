@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from phaseroute.audit import AuditEntry
-from phaseroute.gateway._seams import AccessControl, GatewayMetrics, Telemetry
+from phaseroute.gateway._access import AccessControl
+from phaseroute.gateway._logs import AccessLog
+from phaseroute.gateway._metrics import GatewayMetrics
 from phaseroute.gateway._select import PhaseSelector
+from phaseroute.gateway._telemetry import GatewayTelemetry
 from phaseroute.runtime import Router
 
 log = logging.getLogger("phaseroute.gateway")
@@ -75,7 +78,8 @@ def route_lines(router: Router) -> list[str]:
 
 
 class Gateway:
-    """A router served over HTTP, with its optional keys/budgets, metrics and tracing."""
+    """A router served over HTTP, with its optional keys/budgets, metrics, tracing and
+    access log. `access=None` is open mode (no key check), for loopback only."""
 
     def __init__(
         self,
@@ -83,14 +87,16 @@ class Gateway:
         *,
         access: AccessControl | None = None,
         metrics: GatewayMetrics | None = None,
-        telemetry: Telemetry | None = None,
+        telemetry: GatewayTelemetry | None = None,
+        access_log: AccessLog | None = None,
         options: GatewayOptions | None = None,
         policy_path: str | Path | None = None,
         router_factory: Callable[[Path], Router] | None = None,
     ) -> None:
         self.access = access
         self.metrics = metrics
-        self.telemetry = telemetry
+        self.telemetry = telemetry or GatewayTelemetry()
+        self.access_log = access_log
         self.options = options or GatewayOptions()
         self.policy_path = Path(policy_path) if policy_path is not None else None
         self._router_factory = router_factory or (Router.from_policy)
@@ -138,6 +144,8 @@ class Gateway:
             old = self._served
             new = Served(router, PhaseSelector(router.plan))
             self._served = new
+            if self.metrics is not None:
+                self.metrics.set_plan(router.plan)
             old.retired = True
             if old.in_flight == 0:
                 await self._close_retired(old)
@@ -204,5 +212,12 @@ class Gateway:
                     served.in_flight,
                     self.options.drain_timeout_s,
                 )
-        await served.router.aclose()
+        try:
+            await served.router.aclose()
+        finally:
+            self.telemetry.shutdown()
+            if self.access is not None:
+                await asyncio.to_thread(self.access.close)
+            if self.access_log is not None:
+                self.access_log.close()
         log.info("gateway stopped: ledger flushed, audit trail closed")

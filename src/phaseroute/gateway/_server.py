@@ -1,7 +1,7 @@
 """Running the gateway: uvicorn, one process or several, SIGHUP reload, graceful shutdown.
 
 `serve()` checks the policy before anything listens (a broken policy is a located error,
-not a traceback), refuses open mode — no key check — on anything but a loopback address,
+not a traceback), requires API keys (`phaseroute keys create`) on anything but a loopback address,
 and hands the app to uvicorn. SIGTERM/SIGINT stop accepting, drain the requests in flight
 (bounded by `drain_timeout_s`), flush the ledger and checkpoint the audit trail; SIGHUP
 reloads the policy (one process: swapped in place, hash change logged and audited; several
@@ -14,13 +14,17 @@ import ipaddress
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 from starlette.applications import Starlette
 
 from phaseroute.errors import RequestError
+from phaseroute.gateway._access import AccessControl
 from phaseroute.gateway._app import create_app
 from phaseroute.gateway._gateway import Gateway, GatewayOptions
-from phaseroute.gateway._seams import AccessControl
+from phaseroute.gateway._logs import AccessLog
+from phaseroute.gateway._metrics import GatewayMetrics
+from phaseroute.gateway._telemetry import GatewayTelemetry
 from phaseroute.policy import RoutingPlan
 from phaseroute.providers import resolve_secret
 
@@ -29,6 +33,7 @@ log = logging.getLogger("phaseroute.gateway")
 _ENV_POLICY = "PHASEROUTE_GATEWAY_POLICY"
 _ENV_MAX_BODY = "PHASEROUTE_GATEWAY_MAX_BODY_BYTES"
 _ENV_DRAIN = "PHASEROUTE_GATEWAY_DRAIN_TIMEOUT_S"
+_ENV_KEYS = "PHASEROUTE_GATEWAY_REQUIRE_KEYS"
 
 
 def is_loopback(host: str) -> bool:
@@ -58,13 +63,44 @@ def check_secrets(plan: RoutingPlan) -> None:
             resolve_secret(key, plan.base_dir)
 
 
+AuthMode = Literal["auto", "keys", "none"]
+
+
+def keys_required(host: str, auth: AuthMode) -> bool:
+    """`auto`: keys everywhere but on loopback; `none` is refused off loopback."""
+    if auth == "none":
+        check_open_mode(host, None)
+        return False
+    return auth == "keys" or not is_loopback(host)
+
+
 def build_gateway(
-    policy: Path, options: GatewayOptions, access: AccessControl | None = None
+    policy: Path, options: GatewayOptions, *, require_keys: bool, access_log: bool = True
 ) -> Gateway:
+    """The router of `policy` with metrics, tracing from the environment, the JSON access
+    log, and key checks and budgets on the policy's database when `require_keys`."""
     from phaseroute.runtime import Router  # noqa: PLC0415 - the router's imports are heavy
+    from phaseroute.runtime._providers import database_location  # noqa: PLC0415
 
     router = Router.from_policy(policy)
-    return Gateway(router, access=access, options=options, policy_path=policy)
+    try:
+        access = (
+            AccessControl.open(router.plan, database_location(router.plan, None))
+            if require_keys
+            else None
+        )
+        return Gateway(
+            router,
+            access=access,
+            metrics=GatewayMetrics(router.plan),
+            telemetry=GatewayTelemetry.from_environment(os.environ),
+            access_log=AccessLog(enabled=access_log),
+            options=options,
+            policy_path=policy,
+        )
+    except BaseException:
+        router.close()
+        raise
 
 
 def app_from_environment() -> Starlette:
@@ -74,7 +110,8 @@ def app_from_environment() -> Starlette:
         max_body_bytes=int(os.environ[_ENV_MAX_BODY]),
         drain_timeout_s=float(os.environ[_ENV_DRAIN]),
     )
-    return create_app(build_gateway(policy, options), sighup=True)
+    gateway = build_gateway(policy, options, require_keys=os.environ[_ENV_KEYS] == "1")
+    return create_app(gateway, sighup=True)
 
 
 def serve(
@@ -84,7 +121,7 @@ def serve(
     port: int = 8787,
     workers: int = 1,
     options: GatewayOptions | None = None,
-    access: AccessControl | None = None,
+    auth: AuthMode = "auto",
     log_level: str = "info",
 ) -> None:
     """Serve until SIGTERM/SIGINT (blocking)."""
@@ -93,7 +130,7 @@ def serve(
     from phaseroute.policy import load_plan  # noqa: PLC0415
 
     options = options or GatewayOptions()
-    check_open_mode(host, access)
+    require_keys = keys_required(host, auth)
     plan = load_plan(policy)  # a broken policy fails here, with its located problems
     check_secrets(plan)
     common = {
@@ -103,15 +140,21 @@ def serve(
         "timeout_graceful_shutdown": int(options.drain_timeout_s),
         "access_log": False,  # the gateway writes its own JSON access log, without content
     }
+    log.info(
+        "serving %s on %s:%d (%s)",
+        policy,
+        host,
+        port,
+        "API keys required" if require_keys else "open mode: no key check, loopback only",
+    )
     if workers == 1:
-        app = create_app(build_gateway(policy, options, access), sighup=True)
+        app = create_app(build_gateway(policy, options, require_keys=require_keys), sighup=True)
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
-    if access is not None:
-        raise RequestError("--workers > 1 builds key checks in each worker; use the keys store")
     os.environ[_ENV_POLICY] = str(policy.resolve())
     os.environ[_ENV_MAX_BODY] = str(options.max_body_bytes)
     os.environ[_ENV_DRAIN] = str(options.drain_timeout_s)
+    os.environ[_ENV_KEYS] = "1" if require_keys else "0"
     uvicorn.run(
         "phaseroute.gateway._server:app_from_environment",
         factory=True,

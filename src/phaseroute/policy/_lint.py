@@ -279,8 +279,8 @@ def lint(loaded: LoadedPolicy) -> Tiers:
     linter.check_models(tiers)
     for wf_name, wf in loaded.policy.workflows.items():
         linter.check_workflow(wf_name, wf, tiers)
-    linter.check_budgets()
     linter.check_aliases()
+    linter.check_budgets()
     if linter.problems:
         raise PolicyError(linter.problems)
     return tiers

@@ -283,7 +283,7 @@ class Policy(Strict):
     workflows: dict[Name, WorkflowConfig] = Field(min_length=1)
     database: str | None = None  # SQLite path (relative to the policy) or postgresql:// URL
     audit: AuditConfig = Field(default_factory=AuditConfig)
-    budgets: dict[Name, WorkflowBudget] = Field(default_factory=dict)  # enforced by the gateway
     # Gateway model aliases: a client's own model name (a glob such as `claude-opus-*`)
     # -> "WORKFLOW/PHASE", so an unmodified client routes by phase. Checked by the linter.
     aliases: dict[AliasPattern, PhaseRef] = Field(default_factory=dict)
+    budgets: dict[Name, WorkflowBudget] = Field(default_factory=dict)  # enforced by the gateway

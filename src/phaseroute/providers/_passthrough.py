@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx2
@@ -27,6 +27,8 @@ from phaseroute.providers._base import (
 )
 from phaseroute.providers._http_errors import stream_broken
 from phaseroute.providers._native import NativeEvent, SseEvent, SseSplitter
+from phaseroute.wire import anthropic as wire_anthropic
+from phaseroute.wire import openai as wire_openai
 
 # The SDKs' documented switch for an unread (streamed) raw response.
 _RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}
@@ -79,26 +81,6 @@ class _Reader:
     stop_reason: str | None = None
     first_token_s: float | None = None
     finished: bool = False
-
-    def body(self, data: Mapping[str, Any]) -> None:
-        self.model = str(data.get("model") or "") or None
-        if self.protocol == "anthropic":
-            blocks = data.get("content") or []
-            self.parts = [
-                str(b.get("text", ""))
-                for b in blocks
-                if isinstance(b, Mapping) and b.get("type") == "text"
-            ]
-            self.usage = _usage_anthropic(data.get("usage") or {}, Usage())
-            self.stop_reason = data.get("stop_reason")
-        else:
-            choices = data.get("choices") or [{}]
-            first = choices[0] if isinstance(choices[0], Mapping) else {}
-            message = first.get("message") or {}
-            self.parts = [str(message.get("content") or "")]
-            self.usage = _usage_openai(data.get("usage") or {})
-            self.stop_reason = first.get("finish_reason")
-        self.finished = True
 
     def event(self, sse: SseEvent) -> NativeEvent | None:
         """The event to hand on (None: keep it from the client); raises on an error event."""
@@ -176,7 +158,7 @@ class _Reader:
                 return None  # asked for accounting only; the client did not ask for it
         return NativeEvent(sse.raw, terminal=terminal, text=text)
 
-    def response(self, native: bytes | None) -> CompletionResponse:
+    def response(self) -> CompletionResponse:
         elapsed = time.perf_counter() - self.started
         return CompletionResponse(
             text="".join(self.parts),
@@ -184,11 +166,15 @@ class _Reader:
             model_reported=self.model or self.request.model,
             provider=self.provider,
             usage=self.usage,
-            stop_reason=self.stop_reason,
+            stop_reason=(
+                wire_anthropic.stop_reason_from_wire(self.stop_reason)
+                if self.protocol == "anthropic"
+                else wire_openai.stop_reason_from_wire(self.stop_reason)
+            ),
+            stop_reason_raw=self.stop_reason,
             request_id=self.request_id,
-            first_token_s=self.first_token_s if native is None else elapsed,
+            first_token_s=self.first_token_s,
             latency_s=elapsed,
-            native=native,
         )
 
 
@@ -219,7 +205,11 @@ def _body(request: CompletionRequest, stream: bool) -> tuple[dict[str, Any], boo
     """The upstream body, and whether the client asked for OpenAI's usage chunk."""
     assert request.native is not None
     body = request.native.body_for(request.model)
-    if not stream or request.native.protocol != "openai":
+    if not stream:
+        body.pop("stream", None)  # answered whole (e.g. a validated phase): no SSE here
+        body.pop("stream_options", None)
+        return body, True
+    if request.native.protocol != "openai":
         return body, True
     options = body.get("stream_options")
     asked = isinstance(options, Mapping) and bool(options.get("include_usage"))
@@ -252,15 +242,26 @@ async def acomplete_native(
         content = raw.content
     except sdk_errors as e:
         raise map_error(e, provider=provider, model=request.model, in_stream=False) from e
-    reader = _Reader(protocol, request, provider, started, raw.headers.get(_REQUEST_ID[protocol]))
+    request_id = raw.headers.get(_REQUEST_ID[protocol])
     try:
         data = json.loads(content)
     except ValueError:
         data = None
     if not isinstance(data, Mapping):
-        raise reader._broken("the response body is not a JSON object")
-    reader.body(data)
-    return reader.response(content)
+        raise stream_broken(
+            "the response body is not a JSON object",
+            provider=provider,
+            model=request.model,
+            request_id=request_id,
+        )
+    read = (
+        wire_anthropic.response_from_wire
+        if protocol == "anthropic"
+        else wire_openai.response_from_wire
+    )
+    response = read(data, provider=provider, model_requested=request.model, request_id=request_id)
+    elapsed = time.perf_counter() - started
+    return replace(response, first_token_s=elapsed, latency_s=elapsed, native=content)
 
 
 async def astream_native(
@@ -303,4 +304,4 @@ async def astream_native(
         await raw.aclose()
     if not reader.finished or splitter.rest().strip():
         raise reader._broken("the stream ended before its final event")
-    yield StreamEnd(reader.response(None))
+    yield StreamEnd(reader.response())
