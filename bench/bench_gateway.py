@@ -50,6 +50,7 @@ from pathlib import Path
 
 PHASEROUTE = str(Path(sys.executable).parent / "phaseroute")  # the console script
 UPSTREAM_KEY = "sk-bench-upstream"
+LITELLM_KEY = "sk-" + "0123456789abcdef" * 4  # the proxy's master key: it authenticates too
 
 # ----------------------------------------------------------------------------- the upstream
 
@@ -374,6 +375,7 @@ litellm_settings:
   drop_params: true
   turn_off_message_logging: true
 general_settings:
+  master_key: {master_key}
   disable_spend_logs: true
 """
 
@@ -398,14 +400,16 @@ def main() -> None:
     policy.write_text(BENCH_POLICY.format(base=base, db=(work / "bench.db").as_posix()))
     gw_port = free_port()
     gateway_argv = [
-        PHASEROUTE, "serve", str(policy),
+        PHASEROUTE, "serve", str(policy), "--auth", "keys",
         "--port", str(gw_port), "--log-level", "warning",
     ]  # fmt: skip
+    key = _create_key(policy, env)
+    auth = f"authorization: Bearer {key}\r\n"
 
     targets = [
         Target("direct", up_port, "gpt-bench"),
-        Target("gateway", gw_port, "bench/fast"),
-        Target("audited", gw_port, "bench/audited"),
+        Target("gateway", gw_port, "bench/fast", auth),
+        Target("audited", gw_port, "bench/audited", auth),
     ]
     results: list[Run] = []
     with (
@@ -414,9 +418,8 @@ def main() -> None:
         _litellm(args.litellm, base, work, env) as litellm_port,
     ):
         if litellm_port is not None:
-            targets.append(
-                Target("litellm", litellm_port, "gpt-bench", "authorization: Bearer sk-bench\r\n")
-            )
+            lite_auth = f"authorization: Bearer {LITELLM_KEY}\r\n"
+            targets.append(Target("litellm", litellm_port, "gpt-bench", lite_auth))
         else:
             print("LiteLLM: not run (no --litellm executable)", file=sys.stderr)
         for t in targets:  # warm up every path (imports, connections, first rows)
@@ -439,6 +442,18 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def _create_key(policy: Path, env: dict[str, str]) -> str:
+    """A gateway key for the load (the gateway runs with --auth keys, as in production)."""
+    out = subprocess.run(
+        [PHASEROUTE, "keys", "create", str(policy), "--name", "bench", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return str(json.loads(out)["key"])
+
+
 @contextmanager
 def _litellm(
     executable: str | None, base: str, work: Path, env: dict[str, str]
@@ -447,7 +462,7 @@ def _litellm(
         yield None
         return
     config = work / "litellm.yaml"
-    config.write_text(LITELLM_CONFIG.format(base=base, key=UPSTREAM_KEY))
+    config.write_text(LITELLM_CONFIG.format(base=base, key=UPSTREAM_KEY, master_key=LITELLM_KEY))
     port = free_port()
     argv = [executable, "--config", str(config), "--port", str(port), "--num_workers", "1"]
     with process(
@@ -507,13 +522,14 @@ def _profile(
     out = work / "gateway.prof"
     argv = [
         sys.executable, "-m", "cProfile", "-o", str(out), PHASEROUTE, "serve",
-        str(policy), "--port", str(port), "--log-level", "warning",
+        str(policy), "--auth", "keys", "--port", str(port), "--log-level", "warning",
     ]  # fmt: skip
+    auth = f"authorization: Bearer {_create_key(policy, env)}\r\n"
     with (
         process(upstream_argv, f"{base}/v1/models", work / "upstream2.log", env),
         process(argv, f"http://127.0.0.1:{port}/healthz", work / "gw-prof.log", env),
     ):
-        target = Target("gateway", port, "bench/fast")
+        target = Target("gateway", port, "bench/fast", auth)
         asyncio.run(_load(target, 50, 1.0, False))
         run = asyncio.run(_load(target, 500, seconds, False))
         print(f"\nprofiled run: p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms", file=sys.stderr)
