@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from phaseroute.errors import Forbidden, PhaserouteError, StorageError, Unauthenticated
 from phaseroute.gateway._budgets import (
@@ -122,8 +123,14 @@ class AccessControl:
         location: str | Path,
         **kwargs: object,
     ) -> AccessControl:
-        """Access control on the database at `location` (its tables migrated if needed)."""
+        """Access control on the database at `location` (its tables migrated if needed).
+
+        The engine is its own: on SQLite its connections commit with ``synchronous=NORMAL``
+        (durable across a process crash; budget rows are accounting, see `_budgets`).
+        """
         engine = open_engine(location)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_normal_sync)
         try:
             keys, book = KeyStore(engine), BudgetBook(engine)
         except BaseException:
@@ -237,6 +244,10 @@ class AccessControl:
         if reservation.empty:
             return
         await asyncio.to_thread(self.book.settle, reservation, cost_usd)
+
+
+def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _limits(scope: str, daily: Decimal | None, monthly: Decimal | None) -> tuple[BudgetLine, ...]:

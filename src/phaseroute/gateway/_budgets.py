@@ -26,6 +26,14 @@ The invariant is ``spent + reserved <= limit`` at every admission. Hence:
   towards refusing, never towards overspending).
 
 Amounts are integer nano-dollars rounded up, so comparisons are exact on every database.
+
+Budget rows are accounting, not the audit trail: their commits do not wait for the disk
+(PostgreSQL ``synchronous_commit = off`` for these transactions; SQLite ``synchronous =
+NORMAL`` on the gateway's own connections, see `AccessControl.open`). Exclusion between
+replicas is unchanged — it comes from the row locks, not from flushing. What a crash of the
+database *server* (or a power loss) can lose is the last fraction of a second of
+reservations and charges, so a budget may under-count the calls committed in that window;
+a crash of a gateway process loses nothing.
 """
 
 from __future__ import annotations
@@ -128,6 +136,7 @@ _SETTLE = text(
     " spent_nanousd = spent_nanousd + :cost, calls = calls + 1"
     " WHERE scope = :scope AND period = :period"
 )
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _READ = text(
     "SELECT spent_nanousd, reserved_nanousd, calls FROM gateway_budget_spend"
     " WHERE scope = :scope AND period = :period"
@@ -149,6 +158,7 @@ class BudgetBook:
     def __init__(self, engine: Engine) -> None:
         migrate(engine, t.COMPONENT, t.MIGRATIONS)
         self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
         self._known_rows: set[tuple[str, str]] = set()
 
     def describe(self) -> str:
@@ -168,6 +178,7 @@ class BudgetBook:
         try:
             self._ensure(rows)
             with self.engine.begin() as conn:
+                self._no_flush_wait(conn)
                 for (scope, period), line in planned:
                     params = {
                         "scope": scope,
@@ -195,6 +206,7 @@ class BudgetBook:
         ]
         try:
             with self.engine.begin() as conn:
+                self._no_flush_wait(conn)
                 for row in params:
                     conn.execute(_SETTLE, row)
         except SQLAlchemyError as e:
@@ -210,6 +222,10 @@ class BudgetBook:
         if row is None:
             return BudgetUse(Decimal(0), Decimal(0), 0)
         return BudgetUse(from_nano(row[0]), from_nano(row[1]), row[2])
+
+    def _no_flush_wait(self, conn: Connection) -> None:
+        if self._postgres:
+            conn.execute(_ASYNC_COMMIT)
 
     def _ensure(self, rows: Sequence[tuple[str, str]]) -> None:
         """Create the period's rows once (committed on their own, so a refusal that rolls
