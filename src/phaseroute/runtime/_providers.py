@@ -48,6 +48,11 @@ class LazyProvider:
         """Build the provider now (importing its SDK), so the first call does not wait."""
         self._get()
 
+    @property
+    def built(self) -> Provider:
+        """The provider itself (built now if it was not yet)."""
+        return self._get()
+
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         return self._get().complete(request)
 
