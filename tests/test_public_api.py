@@ -18,6 +18,7 @@ PACKAGES = [
     "phaseroute.providers",
     "phaseroute.runtime",
     "phaseroute.testing",
+    "phaseroute.wire",
 ]
 
 

@@ -88,9 +88,9 @@ def test_messages_may_be_message_objects(tmp_path: Path) -> None:
     [
         ([{"role": "user"}], "messages[0].content: missing"),
         ([{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}], "messages[1].role"),
-        ([{"role": "system", "content": "a"}], "pass system="),
-        ([{"role": "user", "content": 3}], "messages[0].content: expected text"),
-        ([{"role": "user", "content": "a", "name": "x"}], "unknown field(s) name"),
+        ([{"role": "system", "content": "a"}], "only system messages were given"),
+        ([{"role": "user", "content": 3}], "messages[0].content: expected a string or a list"),
+        ([{"role": "user", "content": "a", "name": "x"}], "messages[0].name: unknown"),
         (["hello"], "messages[0]: expected a Message"),
         ([], "at least one message"),
         ("hello", "got a str"),

@@ -57,6 +57,7 @@ class AuditEntry:
     degraded: bool = False
     caller_key_id: str | None = None
     reviewer: str | None = None
+    batch: bool = False  # served by a provider's batch API, priced at batch rates
 
     def __post_init__(self) -> None:
         # Callers often pass lists; keep the value immutable and the type honest.
@@ -115,7 +116,7 @@ def _check(e: AuditEntry) -> None:
         raise _bad("latency_s", "must be a number of seconds")
     if not math.isfinite(e.latency_s) or e.latency_s < 0:
         raise _bad("latency_s", f"must be finite and non-negative, got {e.latency_s!r}")
-    for name in ("redact", "stream_complete", "degraded"):
+    for name in ("redact", "stream_complete", "degraded", "batch"):
         if not isinstance(getattr(e, name), bool):
             raise _bad(name, "must be True or False")
     if not isinstance(e.request, Mapping):

@@ -23,7 +23,20 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, demo, drift, keys, measure, policy, serve, usage
+    from phaseroute.cli import (
+        audit,
+        batch,
+        bench,
+        cost,
+        demo,
+        demo_agent,
+        drift,
+        keys,
+        measure,
+        policy,
+        serve,
+        usage,
+    )
 
     app = typer.Typer(
         name="phaseroute",
@@ -33,6 +46,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     demo.register(app)
+    demo_agent.register(app)
     policy.register(app)
     cost.register(app)
     usage.register(app)
@@ -41,6 +55,7 @@ def build_app() -> typer.Typer:
     audit.register(app)
     serve.register(app)
     keys.register(app)
+    batch.register(app)
     drift.register(app)
     return app
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from phaseroute.cli._levers import levers_json, levers_markdown, levers_notes, levers_table
 from phaseroute.costs import (
     CostProjection,
     NoSensitivity,
@@ -23,6 +24,7 @@ from phaseroute.costs import (
     WorkflowCost,
     plot_sensitivity,
     project_costs,
+    project_levers,
     sensitivity,
 )
 from phaseroute.errors import RequestError
@@ -59,6 +61,7 @@ def cost(
     plan = load_plan(policy)
     book = PriceBook.from_policy(plan.policy)
     projection = project_costs(plan, book, workflow)
+    levers = project_levers(plan, book, workflow)
     models = {w.workflow: sensitivity(w) for w in projection.workflows}
     plots: list[PlotFiles] = []
     if plot_dir is not None:
@@ -69,11 +72,15 @@ def cost(
     if not console.is_terminal:
         console.width = max(console.width, 100)  # piped output: don't squeeze to 80
     if fmt is Format.json:
-        console.print_json(json.dumps(as_json(projection, models, plots)))
+        console.print_json(
+            json.dumps({**as_json(projection, models, plots), "levers": levers_json(levers)})
+        )
     elif fmt is Format.markdown:
-        console.print(markdown(projection, models, plots), markup=False, soft_wrap=True)
+        text = markdown(projection, models, plots) + levers_markdown(levers)
+        console.print(text, markup=False, soft_wrap=True)
     else:
         console.print(render(projection, models, plots, plot_dir is not None))
+        console.print(levers_table(levers), levers_notes(levers))
 
 
 def _plot(s: Sensitivity, directory: Path, p: CostProjection) -> PlotFiles:

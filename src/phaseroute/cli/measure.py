@@ -89,6 +89,13 @@ def measure(
         str | None,
         typer.Option(help="Response-cache database (default: the policy's, else beside it)."),
     ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Live calls of each look as one batch per model (batch prices; can take hours).",
+        ),
+    ] = False,
 ) -> None:
     """Measure whether cheaper models hold each phase's quality; write the lock and a report."""
     from phaseroute.measure import (
@@ -120,7 +127,7 @@ def measure(
         run = _run(tasks, skipped, plan, loaded, settings, console)
         calls = "no model calls (replay)"
     else:
-        run, calls = _live(policy, loaded, plan, keys, data, database, settings, console)
+        run, calls = _live(policy, loaded, plan, keys, data, database, settings, console, batch)
     if not run.results:
         why = "; ".join(f"{wf}/{ph}: {reason}" for wf, ph, reason in run.skipped)
         raise RequestError(f"nothing was measured — {why}")
@@ -171,8 +178,10 @@ def _live(
     database: str | None,
     settings: MeasureSettings,
     console: Console,
+    batch: bool = False,
 ) -> tuple[MeasurementRun, str]:
     from phaseroute.measure import (
+        BatchRouterCaller,
         CachedCaller,
         ResponseCache,
         RouterCaller,
@@ -185,7 +194,8 @@ def _live(
     engine = open_engine(cache_location(plan, database))
     try:
         with Router.from_policy(policy, database=database) as router:
-            caller = CachedCaller(RouterCaller(router), ResponseCache(engine))
+            inner = BatchRouterCaller(router) if batch else RouterCaller(router)
+            caller = CachedCaller(inner, ResponseCache(engine))
             tasks, skipped = live_tasks(
                 loaded, plan, caller, keys, data, max_tokens=settings.max_tokens
             )

@@ -90,7 +90,10 @@ def usage(
         console.print("no routed calls recorded" + (" in that window" if since else ""))
         return
     table = Table(title="usage per phase")
-    for col in ("workflow", "phase", "calls", "escalated", "failed", "tokens in", "tokens out"):
+    for col in (
+        "workflow", "phase", "calls", "escalated", "failed", "tokens in", "tokens out", "cached",
+        "batch",
+    ):  # fmt: skip
         table.add_column(col, justify="right" if col not in ("workflow", "phase") else "left")
     for col in ("cost", "top-tier cost", "saving"):
         table.add_column(col, justify="right")
@@ -103,11 +106,18 @@ def usage(
             str(r.unavailable + r.incomplete),
             f"{r.input_tokens:,}",
             f"{r.output_tokens:,}",
+            _share(r.cached_share),
+            str(r.batch_calls),
             _money(r.cost) + (f" (+{r.unpriced} unpriced)" if r.unpriced else ""),
             _money(r.counterfactual_cost),
             _money(r.saving),
         )
     console.print(table)
+
+
+def _share(value: float | None) -> str:
+    """The share of input read from the prompt cache (cache reads ÷ all input tokens)."""
+    return "—" if value is None else f"{value:.0%}"
 
 
 def _doc(r: UsageTotals) -> dict[str, object]:
@@ -123,6 +133,8 @@ def _doc(r: UsageTotals) -> dict[str, object]:
         "output_tokens": r.output_tokens,
         "cache_read_tokens": r.cache_read_tokens,
         "cache_write_tokens": r.cache_write_tokens,
+        "cached_share": None if r.cached_share is None else round(r.cached_share, 4),
+        "batch_calls": r.batch_calls,
         "cost": str(r.cost),
         "unpriced_calls": r.unpriced,
         "counterfactual_cost": str(r.counterfactual_cost),

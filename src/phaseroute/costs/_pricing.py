@@ -54,13 +54,22 @@ class CustomPrice:
         )
 
 
+# The discount on batch calls where the catalogue has no batch price: both providers'
+# batch APIs (Anthropic Message Batches, OpenAI Batch) are published at 50% of standard.
+DEFAULT_BATCH_DISCOUNT = Decimal("0.5")
+_BATCH_CONTEXT = {"processing": "batch"}
+
+
 @dataclass(frozen=True, slots=True)
 class PricedModel:
-    """How one policy model is priced: its catalogue reference, provider, and any override."""
+    """How one policy model is priced: its catalogue reference, provider, any override, and
+    the discount for batch calls where the catalogue has no batch price (and who set it)."""
 
     ref: str
     provider_id: str | None = None
     override: CustomPrice | None = None
+    batch_discount: Decimal = DEFAULT_BATCH_DISCOUNT
+    batch_discount_origin: str = "phaseroute's default"
 
 
 def ref_candidates(ref: str) -> list[str]:
@@ -149,6 +158,14 @@ def _at(price: Decimal | gp.TieredPrices, total_input: int) -> Decimal:
     return price.base
 
 
+def _has_batch_price(model: gp.ModelInfo, at: datetime) -> bool:
+    """Whether the catalogue prices batch calls of `model` itself (an active batch variant)."""
+    return any(
+        v.when.get("processing") == "batch" and (v.constraint is None or v.constraint.active(at))
+        for v in model.price_variants or ()
+    )
+
+
 def _base_price(price: Decimal | gp.TieredPrices | None) -> Decimal | None:
     if isinstance(price, gp.TieredPrices):
         return price.base
@@ -195,7 +212,16 @@ class PriceBook:
                     m.price.cache_read_per_mtok,
                     m.price.cache_write_per_mtok,
                 )
-            models[name] = PricedModel(m.price_ref or m.id, provider_id, override)
+            set_discount = getattr(provider, "batch_discount", None)
+            models[name] = PricedModel(
+                m.price_ref or m.id,
+                provider_id,
+                override,
+                DEFAULT_BATCH_DISCOUNT if set_discount is None else set_discount,
+                "phaseroute's default"
+                if set_discount is None
+                else f"providers.{m.provider}.batch_discount",
+            )
         return cls(models)
 
     @property
@@ -225,12 +251,41 @@ class PriceBook:
             return None
         override = self._overrides.get(model_name)
         if override is not None:
-            return self._calc(model_name, override, usage)
+            return self._discounted(priced, self._calc(model_name, override, usage), usage)
         found = self._resolve(priced.ref, priced.provider_id)
         if found is None:
             self._warn_unknown(model_name, priced.ref, priced.provider_id)
             return None
-        return self._calc(model_name, found[1].get_prices(at or datetime.now(tz=UTC)), usage)
+        when = at or datetime.now(tz=UTC)
+        if usage.batch and _has_batch_price(found[1], when):
+            price = found[1].get_prices(when, _BATCH_CONTEXT)
+            return self._calc(f"{model_name}#batch", price, usage)
+        cost = self._calc(model_name, found[1].get_prices(when), usage)
+        return self._discounted(priced, cost, usage)
+
+    def batch_price_source(self, model_name: str, *, at: datetime | None = None) -> str | None:
+        """Where a batch call's price of `model_name` comes from, for every output that uses
+        it: the catalogue's batch price, or a named discount on the standard price."""
+        priced = self._models.get(model_name)
+        if priced is None:
+            return None
+        if priced.override is None:
+            found = self._resolve(priced.ref, priced.provider_id)
+            if found is None:
+                return None
+            if _has_batch_price(found[1], at or datetime.now(tz=UTC)):
+                return f"{self.version} batch price"
+        base = "the policy's price" if priced.override is not None else self.version
+        return (
+            f"{base} less {(priced.batch_discount * 100).normalize():f}% batch discount "
+            f"({priced.batch_discount_origin})"
+        )
+
+    @staticmethod
+    def _discounted(priced: PricedModel, cost: Decimal | None, usage: Usage) -> Decimal | None:
+        if cost is None or not usage.batch:
+            return cost
+        return cost * (1 - priced.batch_discount)
 
     def cost_for_ref(
         self,

@@ -17,7 +17,7 @@ from phaseroute.measure._harness import (
     metric_interval,
     run_measurement,
 )
-from phaseroute.measure._live import LiveSource, RouterCaller
+from phaseroute.measure._live import BatchRouterCaller, LiveSource, RouterCaller
 from phaseroute.measure._replay import ReplayPhase, phase_name, read_mapping, replay_policy_yaml
 from phaseroute.measure._report import html_report, markdown_report, write_reports
 from phaseroute.measure._scorers import ModelCaller, Score, Scorer, build_scorer
@@ -33,6 +33,7 @@ from phaseroute.measure._stats import (
 from phaseroute.measure._tasks import live_tasks, replay_tasks, select_phases
 
 __all__ = [
+    "BatchRouterCaller",
     "CachedCaller",
     "Decision",
     "GapEstimate",

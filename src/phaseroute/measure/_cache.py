@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,3 +155,30 @@ class CachedCaller:
         if response.complete:
             self.cache.put(key, response)
         return response
+
+    def call_many(
+        self, model_name: str, requests: Sequence[CompletionRequest], *, purpose: str
+    ) -> list[CompletionResponse]:
+        """Many calls of one model: cached answers first, the rest in one `call_many` of the
+        wrapped caller when it has one (a batch), else one by one."""
+        out: list[CompletionResponse | None] = []
+        todo: list[int] = []
+        for i, request in enumerate(requests):
+            found = self.cache.get(cache_key(request))
+            if found is not None:
+                self.hits += 1
+            else:
+                todo.append(i)
+            out.append(found)
+        many = getattr(self.caller, "call_many", None)
+        if todo and many is not None:
+            self.misses += len(todo)
+            answers = many(model_name, [requests[i] for i in todo], purpose=purpose)
+            for i, response in zip(todo, answers, strict=True):
+                out[i] = response
+                if response.complete:
+                    self.cache.put(cache_key(requests[i]), response)
+        else:
+            for i in todo:
+                out[i] = self.call_model(model_name, requests[i], purpose=purpose)
+        return [r for r in out if r is not None]

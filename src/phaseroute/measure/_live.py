@@ -35,6 +35,24 @@ class RouterCaller:
         return routed.response
 
 
+class BatchRouterCaller(RouterCaller):
+    """`RouterCaller` whose `call_many` sends a look's requests to one model as one batch
+    (provider batch API, batch prices) and waits for it; what the batch cannot answer is
+    called live. `poll_s` is the wait between status reads."""
+
+    def __init__(self, router: Router, *, poll_s: float = 30.0) -> None:
+        super().__init__(router)
+        self.poll_s = poll_s
+
+    def call_many(
+        self, model_name: str, requests: Sequence[CompletionRequest], *, purpose: str
+    ) -> list[CompletionResponse]:
+        routed = self.router.call_model_batch(
+            model_name, requests, workflow=MEASURE_WORKFLOW, phase=purpose, poll_s=self.poll_s
+        )
+        return [r.response for r in routed]
+
+
 class LiveSource:
     """Scores of live answers on a phase's labelled items, computed once per model and item.
 
@@ -78,6 +96,13 @@ class LiveSource:
         )
 
     def scores(self, model: str, indices: Sequence[int]) -> list[float]:
+        missing = [i for i in dict.fromkeys(indices) if (model, i) not in self.scored]
+        many = getattr(self.caller, "call_many", None)
+        if many is not None and len(missing) > 1:
+            requests = [self.request(model, self.items[i]) for i in missing]
+            answers = many(model, requests, purpose=self.purpose)
+            for i, answer in zip(missing, answers, strict=True):
+                self.scored[(model, i)] = self.scorer.score(self.items[i], answer.text)
         out = []
         for i in indices:
             key = (model, i)

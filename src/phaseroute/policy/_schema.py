@@ -71,6 +71,9 @@ class AnthropicProvider(Strict):
     api_key: SecretRef = "env:ANTHROPIC_API_KEY"
     base_url: str | None = None
     timeout_s: float = Field(default=120.0, gt=0)
+    # Share taken off the price of batch calls where the price catalogue has no batch price
+    # (default 0.5: the Message Batches API's published 50%).
+    batch_discount: Decimal | None = Field(default=None, ge=0, lt=1)
 
 
 class OpenAICompatProvider(Strict):
@@ -80,6 +83,9 @@ class OpenAICompatProvider(Strict):
     api_key: SecretRef | None = "env:OPENAI_API_KEY"
     base_url: str | None = None
     timeout_s: float = Field(default=120.0, gt=0)
+    # Share taken off the price of batch calls where the price catalogue has no batch price
+    # (default 0.5: the OpenAI Batch API's published 50%).
+    batch_discount: Decimal | None = Field(default=None, ge=0, lt=1)
 
 
 class ReplayProvider(Strict):
@@ -124,6 +130,9 @@ class ControlConfig(Strict):
 class TokenProfile(Strict):
     input: int = Field(ge=0)
     output: int = Field(ge=0)
+    # Share of the input that is a prefix shared between calls (system prompt, tools,
+    # documents) and so can be read from the prompt cache; used by the cost projection.
+    cacheable: float = Field(default=0.0, ge=0, le=1)
 
 
 class ExactMatchScorer(Strict):
@@ -253,6 +262,9 @@ class PhaseConfig(Strict):
     # take a lower tier with the downgrade recorded. Never allowed for audit phases.
     on_unavailable: Literal["fail", "degrade"] = "fail"
     record: bool | None = None  # audit-record calls of this non-audit phase
+    # The phase tolerates batch latency (up to 24 h): it may run through the providers'
+    # batch APIs at batch prices (`Router.submit_batch`, `phaseroute batch`).
+    batch: bool = False
     redact: bool | None = None  # store digests instead of prompt/response content
     shadow: ShadowConfig | None = None
 

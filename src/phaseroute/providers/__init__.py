@@ -42,6 +42,7 @@ from phaseroute.providers._base import (
     Usage,
     WireProtocol,
 )
+from phaseroute.providers._batch import BatchAPI, BatchItem, BatchItemResult, BatchStatus
 from phaseroute.providers._replay import SCORE_ONLY_TEXT, ReplayProvider
 from phaseroute.providers._retry_after import parse_retry_after
 from phaseroute.providers._secrets import resolve_secret
@@ -70,6 +71,10 @@ __all__ = [
     "STOP_REASONS",
     "AnthropicProvider",
     "Base64Source",
+    "BatchAPI",
+    "BatchItem",
+    "BatchItemResult",
+    "BatchStatus",
     "CacheControl",
     "CompletionRequest",
     "CompletionResponse",

@@ -17,6 +17,7 @@ from anthropic.types import Message as SdkMessage
 from anthropic.types import RawMessageStreamEvent
 
 from phaseroute.errors import ProviderError
+from phaseroute.providers._anthropic_batch import AnthropicBatchAPI
 from phaseroute.providers._assemble import ContentAssembler
 from phaseroute.providers._base import (
     CompletionRequest,
@@ -304,6 +305,10 @@ class AnthropicProvider:
             "sdk_errors": _SDK_ERRORS,
             "map_error": _map_error,
         }
+
+    def batch_api(self) -> AnthropicBatchAPI:
+        """The Message Batches API on this provider's client."""
+        return AnthropicBatchAPI(self._name, self._client, _map_error)
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

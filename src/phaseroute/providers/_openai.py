@@ -29,6 +29,7 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.providers._http_errors import error_for_status, stream_broken, transport_error
+from phaseroute.providers._openai_batch import OpenAIBatchAPI
 from phaseroute.providers._passthrough import (
     acomplete_native,
     astream_native,
@@ -310,6 +311,10 @@ class OpenAICompatProvider:
             "sdk_errors": _SDK_ERRORS,
             "map_error": _map_error,
         }
+
+    def batch_api(self) -> OpenAIBatchAPI:
+        """The Batch API (with Files) on this provider's client."""
+        return OpenAIBatchAPI(self._name, self._client, _map_error, self._max_tokens_param)
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

@@ -1,13 +1,17 @@
 """The runtime: the router that enforces the routing plan where calls happen, its
-reliability wrappers (retries, fallback, escalation), plan/execute, and usage accounting."""
+reliability wrappers (retries, fallback, escalation), plan/execute with tools (a small agent
+loop), and usage accounting."""
 
 from __future__ import annotations
 
+from phaseroute.runtime._batches import BatchCollection, BatchHandle, BatchOutcome
 from phaseroute.runtime._clock import Clock, SystemClock
 from phaseroute.runtime._event_stream import AsyncRoutedEventStream
 from phaseroute.runtime._ledger import UsageLedger, UsageRecord, UsageTotals
 from phaseroute.runtime._plan_execute import (
     PlanExecution,
+    Tool,
+    ToolRun,
     aplan_and_execute,
     parse_steps,
     plan_and_execute,
@@ -28,6 +32,9 @@ __all__ = [
     "AsyncRoutedEventStream",
     "AsyncRoutedStream",
     "AttemptRecord",
+    "BatchCollection",
+    "BatchHandle",
+    "BatchOutcome",
     "Clock",
     "Escalation",
     "PlanExecution",
@@ -37,6 +44,8 @@ __all__ = [
     "RoutedStream",
     "Router",
     "SystemClock",
+    "Tool",
+    "ToolRun",
     "UsageLedger",
     "UsageRecord",
     "UsageTotals",

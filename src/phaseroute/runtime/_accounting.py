@@ -115,6 +115,7 @@ class Accountant:
                 price_version=self.price_version,
                 case_id=case_id,
                 request_id=response.request_id if response is not None else None,
+                batch=usage.batch,
             )
         )
 
@@ -210,6 +211,7 @@ def audit_entry(
         degraded=degraded,
         caller_key_id=caller_key_id,
         reviewer=None,
+        batch=usage.batch,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
@@ -32,7 +32,7 @@ from phaseroute.runtime._accounting import (
 )
 from phaseroute.runtime._clock import Clock, SystemClock
 from phaseroute.runtime._ledger import UsageLedger
-from phaseroute.runtime._request import MessageLike, build_request
+from phaseroute.runtime._request import MessageLike, SystemLike, build_request
 from phaseroute.runtime._result import (
     Escalation,
     RouteDecision,
@@ -88,6 +88,12 @@ def _route(decision: PhaseDecision, policy_hash: str) -> RouteDecision:
         decision.basis.value,
         policy_hash,
     )
+
+
+def _asks_for_tools(billed: Billed) -> bool:
+    """An answer that stops to call tools is not the step's result yet: the validator judges
+    the answer the step ends with (escalating then re-runs it with the whole tool history)."""
+    return billed.response.stop_reason == "tool_use"
 
 
 class RoutingEngine:
@@ -207,7 +213,7 @@ class RoutingEngine:
 
     def _escalate(self, call: Call, billed: Billed) -> Billed:
         validator = self._validators.get(call.decision.key)
-        if validator is None or call.degraded:
+        if validator is None or call.degraded or _asks_for_tools(billed):
             return billed
         assert call.decision.escalation is not None
         verdict = validator(billed.response.text)
@@ -329,7 +335,7 @@ class RoutingEngine:
 
     async def _aescalate(self, call: Call, billed: Billed) -> Billed:
         validator = self._validators.get(call.decision.key)
-        if validator is None or call.degraded:
+        if validator is None or call.degraded or _asks_for_tools(billed):
             return billed
         assert call.decision.escalation is not None
         verdict = validator(billed.response.text)
@@ -522,13 +528,14 @@ class RoutingEngine:
         workflow: str,
         phase: str,
         messages: Iterable[MessageLike],
-        system: str | None,
+        system: SystemLike | None,
         max_tokens: int,
         temperature: float | None,
-        stop: Iterable[str],
+        stop: Iterable[str] | str | None,
         case_id: str | None,
         metadata: Mapping[str, str] | None,
         stream: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> Call:
         route = self.decide(workflow, phase)
         request = build_request(
@@ -538,6 +545,7 @@ class RoutingEngine:
             temperature=temperature,
             stop=stop,
             metadata=metadata,
+            **(options or {}),
         )
         return Call(
             decision=self._decisions[(workflow, phase)],

@@ -79,5 +79,5 @@ class AsyncRoutedEventStream(_Base):
         assert response is not None
         result = self._done(model, response)
         billed = Billed(model, response, result.cost, result.counterfactual_cost)
-        self._result = await router._aaudited(call, billed, result)
+        self._result = router._observed(call, await router._aaudited(call, billed, result))
         yield StreamEnd(response)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     case,
+    false,
     func,
     insert,
     select,
@@ -46,49 +47,64 @@ _log = logging.getLogger("phaseroute.accounting")
 NANO = Decimal("1e9")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
+
+def _v1_columns() -> list[Column[Any]]:
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("recorded_at", String(32), nullable=False),
+        Column("workflow", String(100), nullable=False),
+        Column("phase", String(100), nullable=False),
+        Column("model", String(100), nullable=False),
+        Column("model_id", String(300), nullable=False),
+        Column("model_reported", String(300)),
+        Column("provider", String(100), nullable=False),
+        Column("tier", String(100), nullable=False),
+        Column("required_tier", String(100), nullable=False),
+        Column("outcome", String(20), nullable=False),
+        Column("input_tokens", Integer, nullable=False),
+        Column("output_tokens", Integer, nullable=False),
+        Column("cache_read_tokens", Integer, nullable=False),
+        Column("cache_write_tokens", Integer, nullable=False),
+        Column("cost", Text),
+        Column("cost_nanousd", BigInteger),
+        Column("counterfactual_cost", Text),
+        Column("counterfactual_nanousd", BigInteger),
+        Column("latency_s", Float, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("fell_back", Boolean, nullable=False),
+        Column("degraded", Boolean, nullable=False),
+        Column("stream", Boolean, nullable=False),
+        Column("policy_hash", String(64), nullable=False),
+        Column("price_version", String(200)),
+        Column("case_id", String(200)),
+        Column("request_id", String(200)),
+    ]
+
+
 _metadata = MetaData()
 usage_calls = Table(
     "usage_calls",
     _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("recorded_at", String(32), nullable=False),
-    Column("workflow", String(100), nullable=False),
-    Column("phase", String(100), nullable=False),
-    Column("model", String(100), nullable=False),
-    Column("model_id", String(300), nullable=False),
-    Column("model_reported", String(300)),
-    Column("provider", String(100), nullable=False),
-    Column("tier", String(100), nullable=False),
-    Column("required_tier", String(100), nullable=False),
-    Column("outcome", String(20), nullable=False),
-    Column("input_tokens", Integer, nullable=False),
-    Column("output_tokens", Integer, nullable=False),
-    Column("cache_read_tokens", Integer, nullable=False),
-    Column("cache_write_tokens", Integer, nullable=False),
-    Column("cost", Text),
-    Column("cost_nanousd", BigInteger),
-    Column("counterfactual_cost", Text),
-    Column("counterfactual_nanousd", BigInteger),
-    Column("latency_s", Float, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("fell_back", Boolean, nullable=False),
-    Column("degraded", Boolean, nullable=False),
-    Column("stream", Boolean, nullable=False),
-    Column("policy_hash", String(64), nullable=False),
-    Column("price_version", String(200)),
-    Column("case_id", String(200)),
-    Column("request_id", String(200)),
+    *_v1_columns(),
+    Column("batch", Boolean, nullable=False, server_default=false()),
 )
 
 
 def _create_v1(conn: Connection) -> None:
-    usage_calls.create(conn)
+    Table("usage_calls", MetaData(), *_v1_columns()).create(conn)
     conn.exec_driver_sql(
         "CREATE INDEX ix_usage_calls_wf_phase_time ON usage_calls (workflow, phase, recorded_at)"
     )
 
 
-MIGRATIONS = (Migration(1, "usage_calls table", _create_v1),)
+def _add_batch(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE usage_calls ADD COLUMN batch BOOLEAN NOT NULL DEFAULT FALSE")
+
+
+MIGRATIONS = (
+    Migration(1, "usage_calls table", _create_v1),
+    Migration(2, "usage_calls.batch: served by a provider's batch API", _add_batch),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +139,7 @@ class UsageRecord:
     price_version: str | None = None
     case_id: str | None = None
     request_id: str | None = None
+    batch: bool = False  # served by a provider's batch API (priced at batch rates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +162,13 @@ class UsageTotals:
     counterfactual_cost: Decimal
     first: str | None
     last: str | None
+    batch_calls: int = 0
+
+    @property
+    def cached_share(self) -> float | None:
+        """Share of input tokens read from the prompt cache (None without input)."""
+        total = self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return None if total == 0 else self.cache_read_tokens / total
 
     @property
     def saving(self) -> Decimal:
@@ -357,6 +381,7 @@ class UsageLedger:
             func.coalesce(func.sum(t.counterfactual_nanousd), 0),
             func.min(t.recorded_at),
             func.max(t.recorded_at),
+            func.coalesce(func.sum(case((t.batch, 1), else_=0)), 0),
         )
         query = self._where(query, workflow, phase, since).where(t.outcome != "shadow")
         query = query.group_by(*keys).order_by(*keys)
@@ -369,14 +394,14 @@ class UsageLedger:
                     ph = str(values.pop(0)) if by_phase else None
                     (
                         calls, served, escalated, incomplete, unavailable,
-                        tin, tout, tcr, tcw, cost, unpriced, cf, first, last,
+                        tin, tout, tcr, tcw, cost, unpriced, cf, first, last, batch,
                     ) = values  # fmt: skip
                     out.append(
                         UsageTotals(
                             wf, ph, int(calls), int(served), int(escalated), int(incomplete),
                             int(unavailable), int(tin), int(tout), int(tcr), int(tcw),
                             Decimal(str(cost)) / NANO, int(unpriced), Decimal(str(cf)) / NANO,
-                            first, last,
+                            first, last, int(batch),
                         )
                     )  # fmt: skip
         except SQLAlchemyError as e:

@@ -65,6 +65,16 @@ class LazyProvider:
     def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
         return self._get().astream(request)
 
+    def batch_api(self) -> object:
+        """The built provider's batch API (Anthropic and OpenAI-compatible providers)."""
+        make = getattr(self._get(), "batch_api", None)
+        if make is None:
+            raise RequestError(
+                f"provider {self._name!r} has no batch API — batches go through the "
+                "Anthropic Message Batches or the OpenAI Batch API"
+            )
+        return make()
+
     def close(self) -> None:
         with self._lock:
             if self._built is not None:

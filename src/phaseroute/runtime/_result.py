@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from phaseroute.errors import ValidationFailed
-from phaseroute.providers._base import CompletionResponse, Usage
+from phaseroute.providers._base import (
+    CompletionResponse,
+    ContentBlock,
+    Message,
+    ToolUseBlock,
+    Usage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,26 @@ class RoutedResponse:
     @property
     def text(self) -> str:
         return self.response.text
+
+    @property
+    def content(self) -> tuple[ContentBlock, ...]:
+        """Every block of the answer: text, tool calls, thinking."""
+        return self.response.content
+
+    @property
+    def tool_calls(self) -> tuple[ToolUseBlock, ...]:
+        """The tool calls the answer asks for, in order."""
+        return self.response.tool_calls
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The normalised stop reason (`response.stop_reason_raw` is the provider's)."""
+        return self.response.stop_reason
+
+    def message(self) -> Message:
+        """The answer as an assistant turn, to append to the conversation (tool history
+        included) for the next call — of this phase or another."""
+        return Message("assistant", self.response.content)
 
     @property
     def model_reported(self) -> str:

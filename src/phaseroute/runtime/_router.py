@@ -11,17 +11,19 @@ then recorded on the result, in the ledger and in the audit entry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from phaseroute.costs import PriceBook
 from phaseroute.monitor import MonitorStore, ProductionMonitor
 from phaseroute.policy import load_plan
-from phaseroute.providers._base import CompletionRequest, Provider
+from phaseroute.providers._base import CompletionRequest, Provider, ThinkingConfig
+from phaseroute.providers._batch import BatchStatus
 from phaseroute.runtime._accounting import (
     AuditSink,
 )
+from phaseroute.runtime._batches import BatchCollection, BatchHandle, BatchRunner
 from phaseroute.runtime._engine import RoutingEngine
 from phaseroute.runtime._event_stream import AsyncRoutedEventStream
 from phaseroute.runtime._ledger import UsageLedger
@@ -31,7 +33,12 @@ from phaseroute.runtime._providers import (
     database_location,
     open_audit,
 )
-from phaseroute.runtime._request import MessageLike
+from phaseroute.runtime._request import (
+    MessageLike,
+    SystemLike,
+    ToolChoiceLike,
+    ToolLike,
+)
 from phaseroute.runtime._result import (
     RoutedResponse,
 )
@@ -44,6 +51,27 @@ def _close_observer(observer: object) -> None:
     close = getattr(observer, "close", None)
     if close is not None:
         close()
+
+
+def _options(
+    stop_sequences: Iterable[str] | None,
+    tools: Iterable[ToolLike] | None,
+    tool_choice: ToolChoiceLike | None,
+    parallel_tool_calls: bool | None,
+    top_p: float | None,
+    top_k: int | None,
+    thinking: ThinkingConfig | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The request options beyond the basic ones, in either SDK's spelling."""
+    return {
+        "stop_sequences": stop_sequences,
+        "tools": tools,
+        "tool_choice": tool_choice,
+        "parallel_tool_calls": parallel_tool_calls,
+        "top_p": top_p,
+        "top_k": top_k,
+        "thinking": thinking,
+    }
 
 
 class Router(RoutingEngine):
@@ -138,17 +166,34 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> RoutedResponse:
-        """Route one call of `workflow`/`phase` and return the answer with its history."""
+        """Route one call of `workflow`/`phase` and return the answer with its history.
+
+        `messages` may use either SDK's dialect: Anthropic content blocks (text, image,
+        document, tool_use, tool_result, thinking) or OpenAI messages (a leading system
+        message, image_url parts, assistant tool_calls, role "tool" results). The stop
+        parameter is `stop` or `stop_sequences`; `tools` take `ToolSpec`s or either SDK's
+        tool dicts; `tool_choice` a `ToolChoice`, "auto"/"any"/"required"/"none" or either
+        SDK's dict. The answer's blocks (text, tool calls) are on `.response.content`."""
         call = self._call(
-            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata
-        )
+            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
+        )  # fmt: skip
         return self._complete_call(call)[1]
 
     async def acomplete(
@@ -157,17 +202,27 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> RoutedResponse:
         """The async twin of `complete`."""
         call = self._call(
-            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata
-        )
+            workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
+        )  # fmt: skip
         return (await self._acomplete_call(call))[1]
 
     def call_model(
@@ -213,18 +268,28 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> RoutedStream:
         """Route one call and stream its text. Iterate for deltas; `.result` is the
         `RoutedResponse` once the stream completed. See `RoutedStream` for the rules."""
         call = self._call(
             workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
             stream=True,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
         )  # fmt: skip
         return RoutedStream(self, call)
 
@@ -234,17 +299,27 @@ class Router(RoutingEngine):
         phase: str,
         messages: Iterable[MessageLike],
         *,
-        system: str | None = None,
+        system: SystemLike | None = None,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        stop: Iterable[str] = (),
+        stop: Iterable[str] | str | None = None,
         case_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        stop_sequences: Iterable[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        thinking: ThinkingConfig | Mapping[str, Any] | None = None,
     ) -> AsyncRoutedStream:
         """The async twin of `stream`: ``async for delta in router.astream(...)``."""
         call = self._call(
             workflow, phase, messages, system, max_tokens, temperature, stop, case_id, metadata,
             stream=True,
+            options=_options(
+                stop_sequences, tools, tool_choice, parallel_tool_calls, top_p, top_k, thinking
+            ),
         )  # fmt: skip
         return AsyncRoutedStream(self, call)
 
@@ -280,5 +355,50 @@ class Router(RoutingEngine):
             workflow, phase, request, case_id=case_id, caller_key_id=caller_key_id, stream=True
         )
         return AsyncRoutedEventStream(self, call)
+
+    # ------------------------------------------------------------------ batches
+
+    def submit_batch(
+        self, workflow: str, phase: str, requests: Iterable[Mapping[str, Any]]
+    ) -> BatchHandle:
+        """Send `requests` of a batch-tolerant phase (`batch: true`) as one batch to the
+        phase's primary model, through the provider's batch API (Anthropic Message Batches,
+        OpenAI Batch). Each request is a mapping with `messages` and the keyword arguments
+        of `complete` (`system`, `max_tokens`, `tools`, ...), plus an optional `custom_id`
+        (default: its index) and `case_id`. The handle serialises (`to_json`) for later."""
+        return BatchRunner(self).submit(workflow, phase, requests)
+
+    def call_model_batch(
+        self,
+        model_name: str,
+        requests: Sequence[CompletionRequest],
+        *,
+        workflow: str = "(direct)",
+        phase: str | None = None,
+        poll_s: float = 30.0,
+        timeout_s: float = 24 * 3600.0,
+    ) -> list[RoutedResponse]:
+        """`call_model` for many requests of one model as one batch (provider batch API,
+        batch prices), waiting for it (`poll_s` between status reads, at most `timeout_s`);
+        requests the batch could not answer are called live. Answers come in request order."""
+        return BatchRunner(self).call_model_batch(
+            model_name, requests, workflow, phase, poll_s, timeout_s
+        )
+
+    def batch_status(self, handle: BatchHandle) -> BatchStatus:
+        """Where the batch is; `.done` once it has ended, expired or been canceled."""
+        return BatchRunner(self).status(handle)
+
+    def cancel_batch(self, handle: BatchHandle) -> BatchStatus:
+        """Ask the provider to cancel what has not run yet."""
+        return BatchRunner(self).cancel(handle)
+
+    def collect(self, handle: BatchHandle, *, retry: bool = True) -> BatchCollection:
+        """Match a finished batch's results to its requests: every request gets exactly one
+        outcome (see `BatchOutcome`). Answers are billed at batch prices, recorded with the
+        batch flag and audited like any call of the phase; retryable failures, expiries and
+        answers that fail the phase's validator are re-run as ordinary routed calls unless
+        `retry=False`."""
+        return BatchRunner(self).collect(handle, retry=retry)
 
     # hooks for the stream classes (same module family; not public API)

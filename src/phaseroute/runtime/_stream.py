@@ -13,6 +13,7 @@ cascade ended), as one delta.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ from phaseroute.providers._base import (
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
     Usage,
 )
 from phaseroute.runtime._accounting import Billed
@@ -45,6 +48,39 @@ async def _aopen(
     return stream
 
 
+Delta = TextDelta | ToolCallDelta | ThinkingDelta
+
+
+def _whole(response: CompletionResponse) -> Iterator[Delta]:
+    """A complete answer as deltas: its text in one piece, then each tool call whole."""
+    if response.text:
+        yield TextDelta(response.text)
+    for i, call in enumerate(response.tool_calls):
+        yield ToolCallDelta(i, call.id, call.name, json.dumps(dict(call.input)))
+
+
+def _texts(events: Iterator[Delta]) -> Iterator[str]:
+    try:
+        for event in events:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+async def _atexts(events: AsyncIterator[Delta]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class _Base:
     def __init__(self, router: Router, call: Call) -> None:
         self._router = router
@@ -52,7 +88,7 @@ class _Base:
         self._parts: list[str] = []
         self._result: RoutedResponse | None = None
         self._started = False
-        self._gen: Iterator[str] | AsyncIterator[str] | AsyncIterator[StreamEvent] | None = None
+        self._gen: Iterator[Delta] | AsyncIterator[Delta] | AsyncIterator[StreamEvent] | None = None
         self._serving: str | None = None
 
     @property
@@ -99,9 +135,21 @@ class _Base:
 
 
 class RoutedStream(_Base):
-    """A routed call streaming its text; iterate for deltas, then read `.result`."""
+    """A routed call streaming its text; iterate for deltas, then read `.result`.
+
+    Iterating gives text; `events()` gives every delta instead — `TextDelta`,
+    `ToolCallDelta` (a tool call's id and name, then pieces of its JSON arguments) and
+    `ThinkingDelta`. Either may be used, once.
+    """
 
     def __iter__(self) -> Iterator[str]:
+        return _texts(self._begin())
+
+    def events(self) -> Iterator[Delta]:
+        """Every delta as a typed event; `.result` holds the complete blocks afterwards."""
+        return self._begin()
+
+    def _begin(self) -> Iterator[Delta]:
         if self._started:
             raise RequestError("a routed stream can be iterated once")
         self._started = True
@@ -109,12 +157,12 @@ class RoutedStream(_Base):
         self._gen = gen
         return gen
 
-    def _events(self) -> Iterator[str]:
+    def _events(self) -> Iterator[Delta]:
         router, call = self._router, self._call
         if not self._live():
             billed, result = router._complete_call(call)
             self._parts.append(billed.response.text)
-            yield billed.response.text
+            yield from _whole(billed.response)
             self._result = result
             return
         try:
@@ -128,7 +176,9 @@ class RoutedStream(_Base):
             for event in opened.events(router.retry.attempt_timeout_s):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
-                    yield event.text
+                    yield event
+                elif isinstance(event, ToolCallDelta | ThinkingDelta):
+                    yield event
                 elif isinstance(event, StreamEnd):
                     response = event.response
         except IncompleteResponse as e:
@@ -158,6 +208,13 @@ class AsyncRoutedStream(_Base):
     """The async twin of `RoutedStream`: ``async for delta in stream``."""
 
     def __aiter__(self) -> AsyncIterator[str]:
+        return _atexts(self._begin())
+
+    def events(self) -> AsyncIterator[Delta]:
+        """Every delta as a typed event (see `RoutedStream.events`)."""
+        return self._begin()
+
+    def _begin(self) -> AsyncIterator[Delta]:
         if self._started:
             raise RequestError("a routed stream can be iterated once")
         self._started = True
@@ -177,12 +234,13 @@ class AsyncRoutedStream(_Base):
         if aclose is not None:
             await aclose()
 
-    async def _events(self) -> AsyncIterator[str]:
+    async def _events(self) -> AsyncIterator[Delta]:
         router, call = self._router, self._call
         if not self._live():
             billed, result = await router._acomplete_call(call)
             self._parts.append(billed.response.text)
-            yield billed.response.text
+            for delta in _whole(billed.response):
+                yield delta
             self._result = result
             return
         try:
@@ -194,7 +252,9 @@ class AsyncRoutedStream(_Base):
             async for event in opened.events(router.retry.attempt_timeout_s):
                 if isinstance(event, TextDelta):
                     self._parts.append(event.text)
-                    yield event.text
+                    yield event
+                elif isinstance(event, ToolCallDelta | ThinkingDelta):
+                    yield event
                 elif isinstance(event, StreamEnd):
                     response = event.response
         except IncompleteResponse as e:

@@ -8,6 +8,7 @@ They satisfy the same protocols as the real things and are injected through cons
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 import time
@@ -20,10 +21,14 @@ from phaseroute.errors import AuditWriteFailed, IncompleteResponse, Overloaded, 
 from phaseroute.providers._base import (
     CompletionRequest,
     CompletionResponse,
+    ContentBlock,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
+    ToolUseBlock,
     Usage,
+    text_of,
 )
 
 
@@ -35,7 +40,8 @@ class Fault:
 
 
 FaultValue = BaseException | str | None
-Reply = str | Callable[[CompletionRequest], str]
+Answer = str | tuple[ContentBlock, ...]
+Reply = Answer | Callable[[CompletionRequest], Answer]
 
 
 def scripted(*faults: FaultValue) -> Callable[[CompletionRequest], FaultValue]:
@@ -78,6 +84,14 @@ def random_faults(
     return next_fault
 
 
+def _tool_deltas(answer: Answer) -> Iterator[ToolCallDelta]:
+    """A streamed tool call: its id and name, then its arguments in one piece."""
+    calls = [b for b in answer if isinstance(b, ToolUseBlock)] if isinstance(answer, tuple) else []
+    for i, call in enumerate(calls):
+        yield ToolCallDelta(i, call.id, call.name, "")
+        yield ToolCallDelta(i, None, None, json.dumps(dict(call.input)))
+
+
 def _count(text: str) -> int:
     return len(text.split())
 
@@ -85,7 +99,8 @@ def _count(text: str) -> int:
 class FakeProvider:
     """A provider that answers from a script, instantly unless told otherwise.
 
-    `reply` is the answer text (or a function of the request); `faults` decides, per call,
+    `reply` is the answer text or content blocks (e.g. tool calls), or a function of the
+    request giving either; `faults` decides, per call,
     whether to fail instead (an exception instance is raised, ``Fault.HANG`` blocks for
     `hang_s`, ``Fault.CUT`` cuts a stream off). Token counts are whitespace word counts.
     Every request is kept in `requests`.
@@ -123,18 +138,22 @@ class FakeProvider:
             self.requests.append(request)
         return self._faults(request) if self._faults is not None else None
 
-    def _text(self, request: CompletionRequest) -> str:
+    def _text(self, request: CompletionRequest) -> Answer:
         return self._reply(request) if callable(self._reply) else self._reply
 
-    def _response(self, request: CompletionRequest, text: str) -> CompletionResponse:
+    def _response(self, request: CompletionRequest, answer: Answer) -> CompletionResponse:
         words = sum(_count(m.text) for m in request.messages) + _count(request.system_text or "")
+        text = text_of(answer)
+        content = answer if isinstance(answer, tuple) else ()
+        calls = any(isinstance(b, ToolUseBlock) for b in content)
         return CompletionResponse(
             text=text,
+            content=content,
             model_requested=request.model,
             model_reported=self._report_as.get(request.model, request.model),
             provider=self._name,
             usage=Usage(words, _count(text), self._cache_read, 0),
-            stop_reason="end_turn",
+            stop_reason="tool_use" if calls else "end_turn",
             request_id=f"fake-{len(self.requests)}",
             first_token_s=0.0,
             latency_s=0.0,
@@ -185,13 +204,14 @@ class FakeProvider:
         if fault == Fault.HANG:
             self._released.wait(self._hang_s)
             raise self._hung(request)
-        text = self._text(request)
-        pieces = self._pieces(text)
+        answer = self._text(request)
+        pieces = self._pieces(text_of(answer))
         for i, piece in enumerate(pieces):
             yield TextDelta(piece)
             if fault == Fault.CUT and i == 0:
                 raise self._cut(request)
-        yield StreamEnd(self._response(request, text))
+        yield from _tool_deltas(answer)
+        yield StreamEnd(self._response(request, answer))
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
         fault = self._begin(request)
@@ -200,12 +220,14 @@ class FakeProvider:
         if fault == Fault.HANG:
             await asyncio.sleep(self._hang_s)
             raise self._hung(request)
-        text = self._text(request)
-        for i, piece in enumerate(self._pieces(text)):
+        answer = self._text(request)
+        for i, piece in enumerate(self._pieces(text_of(answer))):
             yield TextDelta(piece)
             if fault == Fault.CUT and i == 0:
                 raise self._cut(request)
-        yield StreamEnd(self._response(request, text))
+        for delta in _tool_deltas(answer):
+            yield delta
+        yield StreamEnd(self._response(request, answer))
 
     def close(self) -> None:
         self.closed = True

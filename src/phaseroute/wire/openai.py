@@ -34,6 +34,7 @@ from phaseroute.providers._base import (
     Usage,
 )
 from phaseroute.wire import _read as r
+from phaseroute.wire import anthropic
 
 PROTOCOL = "openai"
 # Chat Completions does not require a limit; the internal request does.
@@ -79,10 +80,21 @@ _STOP_OUT = {
 # ---------------------------------------------------------------------- reading
 
 
-def part_from_wire(value: object, path: str, *, role: str) -> ContentBlock:
-    """One content part of a user/assistant/system message."""
+_ANTHROPIC_BLOCKS = {
+    "user": ("text", "image", "document", "tool_result"),
+    "assistant": ("text", "tool_use", "thinking", "redacted_thinking"),
+    "system": ("text",),
+    "tool": ("text",),
+}
+
+
+def part_from_wire(value: object, path: str, *, role: str, mixed: bool = False) -> ContentBlock:
+    """One content part of a user/assistant/system message (with `mixed`, Anthropic content
+    blocks are read too: the Python API accepts both SDKs' dialects)."""
     data = r.obj(value, path)
     kind = data.get("type")
+    if mixed and kind in _ANTHROPIC_BLOCKS[role] and kind != "text":
+        return anthropic.block_from_wire(data, path, _ANTHROPIC_BLOCKS[role])
     if kind == "text":
         return r.text_block(data, path)  # cache_control allowed (OpenRouter/LiteLLM habit)
     if kind == "image_url" and role == "user":
@@ -110,6 +122,8 @@ def part_from_wire(value: object, path: str, *, role: str) -> ContentBlock:
             source, None if name is None else r.string(name, r.join(where, "filename"))
         )
     allowed = "text, image_url or file" if role == "user" else "text"
+    if mixed:
+        allowed = ", ".join(sorted({*_ANTHROPIC_BLOCKS[role], *allowed.split(", ")} - {"or"}))
     raise r.error(
         r.join(path, "type"),
         f"{kind!r} is not a content part phaseroute translates here",
@@ -117,13 +131,19 @@ def part_from_wire(value: object, path: str, *, role: str) -> ContentBlock:
     )
 
 
-def _content(value: object, path: str, role: str) -> str | tuple[ContentBlock, ...]:
+def _content(
+    value: object, path: str, role: str, mixed: bool = False
+) -> str | tuple[ContentBlock, ...]:
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    items = r.array(value, path)
-    return tuple(part_from_wire(p, r.join(path, i), role=role) for i, p in enumerate(items))
+    if not isinstance(value, list | tuple):
+        r.fail(path, f"expected a string or a list of content parts, got {type(value).__name__}")
+    items = value
+    return tuple(
+        part_from_wire(p, r.join(path, i), role=role, mixed=mixed) for i, p in enumerate(items)
+    )
 
 
 def arguments_from_wire(raw: str) -> dict[str, Any]:
@@ -175,9 +195,10 @@ def _tool_result(data: Mapping[str, Any], path: str) -> ToolResultBlock:
 
 
 def messages_from_wire(
-    items: list[Any] | tuple[Any, ...], path: str = "messages"
+    items: list[Any] | tuple[Any, ...], path: str = "messages", *, mixed: bool = False
 ) -> tuple[str | tuple[TextBlock, ...] | None, tuple[Message, ...]]:
-    """(system, messages) of a Chat Completions message list."""
+    """(system, messages) of a Chat Completions message list. With `mixed` (the Python
+    API), Anthropic content blocks and ready `Message` objects are accepted as well."""
     system_parts: list[TextBlock] = []
     messages: list[Message] = []
     pending_results: list[ContentBlock] = []
@@ -189,6 +210,21 @@ def messages_from_wire(
 
     for i, item in enumerate(items):
         where = r.join(path, i)
+        if mixed and isinstance(item, Message):
+            if item.role not in ("user", "assistant"):
+                r.fail(r.join(where, "role"), f"{item.role!r} is not a message role")
+            if item.role == "user" and pending_results:
+                flush(item.blocks)
+            else:
+                flush()
+                messages.append(item)
+            continue
+        if mixed and not isinstance(item, Mapping):
+            r.fail(
+                where,
+                f"expected a Message or a mapping with 'role' and 'content', "
+                f"got {type(item).__name__}",
+            )
         data = r.obj(item, where)
         role = r.need(data, "role", where)
         if role in ("system", "developer"):
@@ -199,7 +235,9 @@ def messages_from_wire(
                     "a system message after the conversation started cannot be translated",
                     "move system messages to the start",
                 )
-            content = _content(r.need(data, "content", where), r.join(where, "content"), "system")
+            content = _content(
+                r.need(data, "content", where), r.join(where, "content"), "system", mixed
+            )
             system_parts.extend(
                 (TextBlock(content),)
                 if isinstance(content, str)
@@ -209,7 +247,9 @@ def messages_from_wire(
             pending_results.append(_tool_result(data, where))
         elif role == "user":
             r.only(data, where, ("role", "content"), "a user message")
-            content = _content(r.need(data, "content", where), r.join(where, "content"), "user")
+            content = _content(
+                r.need(data, "content", where), r.join(where, "content"), "user", mixed
+            )
             if pending_results:
                 flush(content if isinstance(content, tuple) else (TextBlock(content),))
             else:
@@ -219,7 +259,7 @@ def messages_from_wire(
             r.only(
                 data, where, ("role", "content", "tool_calls", "refusal"), "an assistant message"
             )
-            content = _content(data.get("content"), r.join(where, "content"), "assistant")
+            content = _content(data.get("content"), r.join(where, "content"), "assistant", mixed)
             calls = data.get("tool_calls") or []
             blocks = tuple(
                 _tool_call(c, r.join(r.join(where, "tool_calls"), j))

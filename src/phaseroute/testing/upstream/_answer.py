@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from phaseroute.providers._tokens import approximate_tokens, truncate_to_tokens
-from phaseroute.testing.upstream._script import ModelBehaviour, UpstreamRequest
+from phaseroute.testing.upstream._script import (
+    ModelBehaviour,
+    ToolCall,
+    ToolResult,
+    Turn,
+    UpstreamRequest,
+)
 
 StopKind = Literal["end", "stop_sequence", "max_tokens"]
 
@@ -27,6 +33,11 @@ class Answer:
     cache_write_tokens: int
     request_id: str
     message_id: str
+    tool_calls: tuple[tuple[str, ToolCall], ...] = ()  # (id, call)
+
+    @property
+    def stop_name(self) -> StopKind | Literal["tool_use"]:
+        return "tool_use" if self.tool_calls and self.stop == "end" else self.stop
 
     def deltas(self, chunk_chars: int) -> list[str]:
         return [self.text[i : i + chunk_chars] for i in range(0, len(self.text), chunk_chars)]
@@ -37,7 +48,9 @@ def make_answer(
 ) -> Answer:
     """Run the model's reply and apply the request's stop sequences and max_tokens."""
     reply = behaviour.reply
-    text = reply if isinstance(reply, str) else reply(request)
+    said = reply if isinstance(reply, str | Turn) else reply(request)
+    text = said if isinstance(said, str) else said.text
+    calls = () if isinstance(said, str) else said.tool_calls
     stop: StopKind = "end"
     stop_sequence = None
     cut = min(
@@ -60,6 +73,37 @@ def make_answer(
         cache_write_tokens=behaviour.cache_write_tokens,
         request_id=request_id,
         message_id=message_id,
+        tool_calls=tuple((f"toolu_{message_id[-12:]}_{i}", call) for i, call in enumerate(calls)),
+    )
+
+
+def arguments_json(call: ToolCall) -> str:
+    return json.dumps(dict(call.arguments), separators=(",", ":"))
+
+
+def tool_results_anthropic(messages: object) -> tuple[ToolResult, ...]:
+    """Every tool_result block of an Anthropic conversation, in order."""
+    out: list[ToolResult] = []
+    for m in messages if isinstance(messages, list) else ():
+        content = m.get("content") if isinstance(m, Mapping) else None
+        for b in content if isinstance(content, list) else ():
+            if isinstance(b, Mapping) and b.get("type") == "tool_result":
+                out.append(
+                    ToolResult(
+                        str(b.get("tool_use_id")),
+                        text_of(b.get("content")),
+                        bool(b.get("is_error", False)),
+                    )
+                )
+    return tuple(out)
+
+
+def tool_results_openai(messages: object) -> tuple[ToolResult, ...]:
+    """Every role-tool message of a Chat Completions conversation, in order."""
+    return tuple(
+        ToolResult(str(m.get("tool_call_id")), text_of(m.get("content")), False)
+        for m in (messages if isinstance(messages, list) else ())
+        if isinstance(m, Mapping) and m.get("role") == "tool"
     )
 
 

@@ -5,14 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phaseroute.testing.upstream._answer import Answer, dumps, text_of
+from phaseroute.testing.upstream._answer import (
+    Answer,
+    arguments_json,
+    dumps,
+    text_of,
+    tool_results_anthropic,
+)
 from phaseroute.testing.upstream._script import Outcome, OutcomeKind, UpstreamRequest
 
 REQUEST_ID_HEADER = "request-id"
 MESSAGE_ID_PREFIX = "msg_"
 PATH = "/v1/messages"
 
-_STOP = {"end": "end_turn", "stop_sequence": "stop_sequence", "max_tokens": "max_tokens"}
+_STOP = {
+    "end": "end_turn",
+    "stop_sequence": "stop_sequence",
+    "max_tokens": "max_tokens",
+    "tool_use": "tool_use",
+}
 
 # kind -> (status, error.type, message); the bodies the real API sends.
 _ERRORS: dict[OutcomeKind, tuple[int, str, str]] = {
@@ -66,6 +77,9 @@ def parse(body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamReques
         stream=bool(body.get("stream", False)),
         include_usage=True,
         headers=headers,
+        tools=tuple(str(t.get("name")) for t in body.get("tools") or () if isinstance(t, Mapping)),
+        tool_results=tool_results_anthropic(messages),
+        tool_choice=body.get("tool_choice"),
     )
 
 
@@ -92,8 +106,18 @@ def complete_body(answer: Answer) -> bytes:
             "type": "message",
             "role": "assistant",
             "model": answer.model,
-            "content": [{"type": "text", "text": answer.text}],
-            "stop_reason": _STOP[answer.stop],
+            "content": [
+                *(
+                    [{"type": "text", "text": answer.text}]
+                    if answer.text or not answer.tool_calls
+                    else []
+                ),
+                *(
+                    {"type": "tool_use", "id": id, "name": call.name, "input": dict(call.arguments)}
+                    for id, call in answer.tool_calls
+                ),
+            ],
+            "stop_reason": _STOP[answer.stop_name],
             "stop_sequence": answer.stop_sequence,
             "usage": _usage(answer, answer.output_tokens),
         }
@@ -140,11 +164,27 @@ def stream_delta(answer: Answer, text: str) -> bytes:
 def stream_tail(answer: Answer, include_usage: bool) -> Iterator[bytes]:
     del include_usage  # message_delta always carries usage
     yield event("content_block_stop", {"type": "content_block_stop", "index": 0})
+    for n, (id, call) in enumerate(answer.tool_calls, start=1):
+        start = {"type": "tool_use", "id": id, "name": call.name, "input": {}}
+        yield event(
+            "content_block_start",
+            {"type": "content_block_start", "index": n, "content_block": start},
+        )
+        raw = arguments_json(call)
+        for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            yield event(
+                "content_block_delta", {"type": "content_block_delta", "index": n, "delta": delta}
+            )
+        yield event("content_block_stop", {"type": "content_block_stop", "index": n})
     yield event(
         "message_delta",
         {
             "type": "message_delta",
-            "delta": {"stop_reason": _STOP[answer.stop], "stop_sequence": answer.stop_sequence},
+            "delta": {
+                "stop_reason": _STOP[answer.stop_name],
+                "stop_sequence": answer.stop_sequence,
+            },
             "usage": {"output_tokens": answer.output_tokens},
         },
     )

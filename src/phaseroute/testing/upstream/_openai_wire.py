@@ -6,14 +6,20 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phaseroute.testing.upstream._answer import Answer, dumps, text_of
+from phaseroute.testing.upstream._answer import (
+    Answer,
+    arguments_json,
+    dumps,
+    text_of,
+    tool_results_openai,
+)
 from phaseroute.testing.upstream._script import Outcome, OutcomeKind, UpstreamRequest
 
 REQUEST_ID_HEADER = "x-request-id"
 MESSAGE_ID_PREFIX = "chatcmpl-"
 PATH = "/v1/chat/completions"
 
-_FINISH = {"end": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+_FINISH = {"end": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 _FINGERPRINT = "fp_phaseroute_upstream"
 
 # kind -> (status, error.type, error.code, message); the bodies the real API sends.
@@ -102,6 +108,13 @@ def parse(body: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamReques
         stream=bool(body.get("stream", False)),
         include_usage=bool(options.get("include_usage", False)),
         headers=headers,
+        tools=tuple(
+            str((t.get("function") or {}).get("name"))
+            for t in body.get("tools") or ()
+            if isinstance(t, Mapping)
+        ),
+        tool_results=tool_results_openai(messages),
+        tool_choice=body.get("tool_choice"),
     )
 
 
@@ -132,9 +145,14 @@ def complete_body(answer: Answer) -> bytes:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer.text, "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": answer.text or (None if answer.tool_calls else ""),
+                        "refusal": None,
+                        **({"tool_calls": _calls(answer)} if answer.tool_calls else {}),
+                    },
                     "logprobs": None,
-                    "finish_reason": _FINISH[answer.stop],
+                    "finish_reason": _FINISH[answer.stop_name],
                 }
             ],
             "usage": _usage(answer),
@@ -180,10 +198,49 @@ def stream_delta(answer: Answer, text: str) -> bytes:
     )
 
 
+def _calls(answer: Answer) -> list[dict[str, Any]]:
+    return [
+        {"id": id, "type": "function", "function": {"name": c.name, "arguments": arguments_json(c)}}
+        for id, c in answer.tool_calls
+    ]
+
+
 def stream_tail(answer: Answer, include_usage: bool) -> Iterator[bytes]:
+    for n, (id, call) in enumerate(answer.tool_calls):
+        start = {
+            "index": n,
+            "id": id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        yield _chunk(
+            answer,
+            [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [start]},
+                    "logprobs": None,
+                    "finish_reason": None,
+                }
+            ],
+        )
+        raw = arguments_json(call)
+        for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+            more = {"index": n, "function": {"arguments": piece}}
+            yield _chunk(
+                answer,
+                [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [more]},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ],
+            )
     yield _chunk(
         answer,
-        [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": _FINISH[answer.stop]}],
+        [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": _FINISH[answer.stop_name]}],
     )
     if include_usage:
         yield _chunk(answer, [], _usage(answer))

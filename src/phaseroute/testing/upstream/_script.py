@@ -27,6 +27,7 @@ class OutcomeKind(StrEnum):
     CUT_OFF = "cut_off"  # drop the connection part-way through the body
     EARLY_END = "early_end"  # a stream that ends cleanly before message_stop / [DONE]
     STREAM_ERROR = "stream_error"  # HTTP 200 stream that carries an error event part-way
+    EXPIRED = "expired"  # in a batch: the request expires unprocessed (live: a 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,31 @@ Api = Literal["anthropic", "openai"]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the upstream answers with (its id is made up on the wire)."""
+
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool result the upstream received (Anthropic tool_result or OpenAI role tool)."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An answer with tool calls: optional text, then the calls (stop reason: tool use)."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     """A request as the upstream received it, normalised over both wire protocols."""
 
@@ -86,6 +112,9 @@ class UpstreamRequest:
     stream: bool
     include_usage: bool
     headers: Mapping[str, str] = field(repr=False)
+    tools: tuple[str, ...] = ()  # names of the tools offered
+    tool_results: tuple[ToolResult, ...] = ()  # results in the conversation, in order
+    tool_choice: Any = None  # as sent
     # The request exactly as it arrived: path (with query string) and body bytes.
     path: str = ""
     raw_body: bytes = field(default=b"", repr=False)
@@ -99,7 +128,7 @@ class UpstreamRequest:
         return next((text for role, text in reversed(self.messages) if role == "user"), "")
 
 
-Reply = str | Callable[[UpstreamRequest], str]
+Reply = str | Turn | Callable[[UpstreamRequest], str | Turn]
 
 
 def default_reply(request: UpstreamRequest) -> str:

@@ -10,16 +10,20 @@ import json
 import random
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from email import policy as email_policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Protocol
 
 from phaseroute.testing.upstream import _anthropic_wire, _openai_wire
-from phaseroute.testing.upstream._answer import Answer, make_answer
+from phaseroute.testing.upstream._answer import Answer, dumps, make_answer
+from phaseroute.testing.upstream._batches import Batch, BatchStore
 from phaseroute.testing.upstream._script import (
     ModelBehaviour,
     Outcome,
@@ -85,6 +89,7 @@ class Upstream:
         api_key: str | None = None,
         hang_limit_s: float = 30.0,
         default: ModelBehaviour | None = None,
+        batch_polls: int = 0,
     ) -> None:
         self._seed = seed
         self._api_key = api_key
@@ -95,6 +100,7 @@ class Upstream:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.batches = BatchStore(batch_polls)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,6 +189,105 @@ class Upstream:
         with self._lock:
             return {m: len(s.received) for m, s in self._models.items() if s.received}
 
+    # ------------------------------------------------------------------ batches
+
+    def _process(self, api: str, custom_id: str, body: Mapping[str, Any]) -> tuple[str, Any]:
+        """One batch request through the model's behaviour, as the batch API reports it."""
+        wire = _WIRES[_anthropic_wire.PATH if api == "anthropic" else _openai_wire.PATH]
+        request_id = "req_" + uuid.uuid4().hex[:24]
+        parsed = wire.parse(body, {})
+        if isinstance(parsed, str):
+            status, _, raw = wire.error(Outcome(OutcomeKind.BAD_REQUEST), "", request_id, parsed)
+            return ("errored", (status, json.loads(raw)))
+        outcome, behaviour = self._admit(replace(parsed, stream=False), self._api_key)
+        kind = outcome.kind
+        if kind is OutcomeKind.EXPIRED:
+            return ("expired", None)
+        if kind in _STREAM_ONLY or kind is OutcomeKind.HANG:
+            outcome = replace(outcome, kind=OutcomeKind.SERVER_ERROR)
+            kind = outcome.kind
+        if kind is not OutcomeKind.OK:
+            status, _, raw = wire.error(outcome, parsed.model, request_id)
+            return ("errored", (status, json.loads(raw)))
+        message_id = wire.MESSAGE_ID_PREFIX + uuid.uuid4().hex[:24]
+        answer = make_answer(parsed, behaviour, request_id, message_id)
+        return ("succeeded", json.loads(wire.complete_body(answer)))
+
+    def expire_batch(self, batch_id: str) -> None:
+        """Expire what is left of a batch (its 24 hours are up)."""
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            raise KeyError(batch_id)
+        self.batches.expire(batch_id, lambda c, b: self._process(batch.api, c, b))
+
+    def _batch_route(self, handler: _Handler, method: str, path: str, raw: bytes) -> bool:
+        """Serve a batch or file endpoint; False when `path` is none of them."""
+        parts = path.strip("/").split("/")
+        store = self.batches
+        if parts[:3] == ["v1", "messages", "batches"]:
+            api = "anthropic"
+        elif parts[:2] == ["v1", "batches"] or parts[:2] == ["v1", "files"]:
+            api = "openai"
+        else:
+            return False
+        wire = _WIRES[_anthropic_wire.PATH if api == "anthropic" else _openai_wire.PATH]
+        rest = parts[3:] if api == "anthropic" else parts[2:]
+
+        def process(custom_id: str, body: Mapping[str, Any]) -> tuple[str, Any]:
+            return self._process(api, custom_id, body)
+
+        def bad(message: str, status: int = 400) -> bool:
+            outcome = Outcome(OutcomeKind.BAD_REQUEST, status=status)
+            handler.send_error_body(wire, outcome, "", "req_batch", message)
+            return True
+
+        if parts[:2] == ["v1", "files"]:
+            if method == "POST" and not rest:
+                content = _multipart_file(handler.headers.get("content-type", ""), raw)
+                if content is None:
+                    return bad("file: a multipart 'file' field is required")
+                file_id = store.add_file(content)
+                handler.send_json(200, _file_json(file_id, len(content)))
+                return True
+            if method == "GET" and len(rest) == 2 and rest[1] == "content":
+                data = store.file(rest[0])
+                if data is None:
+                    return bad(f"No such File object: {rest[0]}", 404)
+                handler.send_bytes(200, "application/octet-stream", data)
+                return True
+            return bad("unknown files endpoint", 404)
+        if method == "POST" and not rest:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return bad("body is not JSON")
+            created = (
+                store.create_anthropic(body) if api == "anthropic" else store.create_openai(body)
+            )
+            if isinstance(created, str):
+                return bad(created)
+            batch: Batch | None = created
+        elif method == "POST" and len(rest) == 2 and rest[1] == "cancel":
+            batch = store.cancel(rest[0], process)
+        elif method == "GET" and len(rest) == 1:
+            batch = store.poll(rest[0], process)
+        elif method == "GET" and len(rest) == 2 and rest[1] == "results" and api == "anthropic":
+            batch = store.get(rest[0])
+            if batch is not None and batch.state != "in_progress":
+                handler.send_bytes(200, "application/binary", store.anthropic_results(batch))
+                return True
+            if batch is not None:
+                return bad("the batch has not ended yet")
+        else:
+            return bad("unknown batch endpoint", 404)
+        if batch is None:
+            return bad(f"no batch {rest[0]!r}", 404)
+        if api == "anthropic":
+            handler.send_json(200, store.anthropic_json(batch, self.base_url))
+        else:
+            handler.send_json(200, store.openai_json(batch))
+        return True
+
     # ------------------------------------------------------------------ serving
 
     def _state(self, model: str) -> _ModelState:
@@ -224,6 +329,9 @@ class Upstream:
         key = wire.api_key(headers)
         outcome, behaviour = self._admit(parsed, key)
         kind = outcome.kind
+        if kind is OutcomeKind.EXPIRED:  # only a batch request can expire
+            outcome = replace(outcome, kind=OutcomeKind.SERVER_ERROR)
+            kind = outcome.kind
         if not parsed.stream and kind in _STREAM_ONLY:
             kind = (
                 OutcomeKind.OVERLOADED if kind is OutcomeKind.STREAM_ERROR else OutcomeKind.CUT_OFF
@@ -261,6 +369,33 @@ class Upstream:
             for part in wire.stream_tail(answer, parsed.include_usage):
                 handler.write_chunk(part)
         handler.end_chunks()
+
+
+def _multipart_file(content_type: str, raw: bytes) -> bytes | None:
+    """The `file` part of a multipart/form-data body."""
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        b"content-type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
+def _file_json(file_id: str, size: int) -> bytes:
+    return dumps(
+        {
+            "id": file_id,
+            "object": "file",
+            "bytes": size,
+            "created_at": int(time.time()),
+            "filename": "batch.jsonl",
+            "purpose": "batch",
+            "status": "processed",
+            "status_details": None,
+        }
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -315,12 +450,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request log lines."""
 
+    def do_GET(self) -> None:
+        try:
+            if not self.server.upstream._batch_route(self, "GET", self.path.split("?", 1)[0], b""):
+                self._send(404, {}, b'{"error":{"message":"Not found","type":"not_found_error"}}')
+        except _DISCONNECTS:
+            self.close_connection = True
+
     def do_POST(self) -> None:
         try:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
             self.raw_body = raw
-            wire = _WIRES.get(self.path.split("?", 1)[0])
+            path = self.path.split("?", 1)[0]
+            if self.server.upstream._batch_route(self, "POST", path, raw):
+                return
+            wire = _WIRES.get(path)
             if wire is None:
                 self._send(404, {}, b'{"error":{"message":"Not found","type":"not_found_error"}}')
                 return
@@ -344,6 +489,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_json(self, status: int, body: bytes) -> None:
+        self._send(status, {}, body)
+
+    def send_bytes(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
