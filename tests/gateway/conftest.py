@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anthropic
+import openai
 import pytest
 from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, serve, write_policy
 
@@ -28,3 +31,31 @@ def gateway(policy: Path) -> Iterator[Served]:
         mp.setenv(KEY_ENV, UPSTREAM_KEY)
         with serve(policy) as served:
             yield served
+
+
+class Clients:
+    """Official SDK clients for a test, closed when it ends (no sockets left to the GC)."""
+
+    def __init__(self) -> None:
+        self._open: list[Any] = []
+
+    def anthropic(self, base_url: str) -> anthropic.Anthropic:
+        client = anthropic.Anthropic(base_url=base_url, api_key="client-key", max_retries=0)
+        self._open.append(client)
+        return client
+
+    def openai(self, base_url: str) -> openai.OpenAI:
+        client = openai.OpenAI(base_url=base_url, api_key="client-key", max_retries=0)
+        self._open.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._open:
+            client.close()
+
+
+@pytest.fixture
+def clients() -> Iterator[Clients]:
+    made = Clients()
+    yield made
+    made.close()

@@ -7,13 +7,16 @@ import anthropic
 import httpx2
 import openai
 import pytest
+from conftest import Clients
 from gateway_support import Served
 
 from phaseroute.testing import Outcome, OutcomeKind, Upstream
 
 
-def test_unknown_model_is_a_404_listing_the_names_in_each_protocol(gateway: Served) -> None:
-    ant = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+def test_unknown_model_is_a_404_listing_the_names_in_each_protocol(
+    gateway: Served, clients: Clients
+) -> None:
+    ant = clients.anthropic(gateway.url)
     with pytest.raises(anthropic.NotFoundError) as a:
         ant.messages.create(
             model="gpt-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
@@ -23,7 +26,7 @@ def test_unknown_model_is_a_404_listing_the_names_in_each_protocol(gateway: Serv
     assert "coding/planning" in message
     assert "claude-opus-*" in message
 
-    oai = openai.OpenAI(base_url=gateway.openai_url, api_key="k", max_retries=0)
+    oai = clients.openai(gateway.openai_url)
     with pytest.raises(openai.NotFoundError) as o:
         oai.chat.completions.create(model="wf/nope", messages=[{"role": "user", "content": "x"}])
     assert o.value.code == "model_not_found"
@@ -96,11 +99,13 @@ def test_an_exhausted_phase_is_overloaded_with_retry_after(
     assert oai.json()["error"]["type"] == "server_error"
 
 
-def test_an_upstream_400_keeps_its_wording(gateway: Served, upstream: Upstream) -> None:
+def test_an_upstream_400_keeps_its_wording(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
     said = "prompt is too long: 250000 tokens > 200000 maximum"
     for model in ("claude-opus-test", "gpt-big-test"):
         upstream.enqueue(model, Outcome(OutcomeKind.BAD_REQUEST, message=said))
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = clients.anthropic(gateway.url)
     with pytest.raises(anthropic.BadRequestError) as e:
         client.messages.create(
             model="coding/planning", max_tokens=5, messages=[{"role": "user", "content": "x"}]

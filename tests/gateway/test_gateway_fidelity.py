@@ -10,6 +10,7 @@ import json
 import anthropic
 import httpx2
 import openai
+from conftest import Clients
 from gateway_support import Served
 
 from phaseroute.testing import Upstream
@@ -17,16 +18,10 @@ from phaseroute.testing import Upstream
 BETA = "interleaved-thinking-2025-05-14,some-future-beta-2031-01-01"
 
 
-def _anthropic(gw: Served) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gw.url, api_key="client-key", max_retries=0)
-
-
-def _openai(gw: Served) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gw.openai_url, api_key="client-key", max_retries=0)
-
-
-def test_anthropic_sdk_call_is_routed_by_model_name(gateway: Served, upstream: Upstream) -> None:
-    raw = _anthropic(gateway).messages.with_raw_response.create(
+def test_anthropic_sdk_call_is_routed_by_model_name(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
+    raw = clients.anthropic(gateway.url).messages.with_raw_response.create(
         model="coding/execution",
         max_tokens=64,
         messages=[{"role": "user", "content": "fix the bug"}],
@@ -124,8 +119,8 @@ def test_sse_events_come_back_as_the_upstream_sent_them(gateway: Served) -> None
     assert b'"service_tier":"standard"' in events[0]
 
 
-def test_anthropic_sdk_streams_sync_and_async(gateway: Served) -> None:
-    with _anthropic(gateway).messages.stream(
+def test_anthropic_sdk_streams_sync_and_async(gateway: Served, clients: Clients) -> None:
+    with clients.anthropic(gateway.url).messages.stream(
         model="coding/execution",
         max_tokens=64,
         messages=[{"role": "user", "content": "sync stream"}],
@@ -150,8 +145,10 @@ def test_anthropic_sdk_streams_sync_and_async(gateway: Served) -> None:
     assert asyncio.run(run()) == "claude-haiku-test answers: async stream"
 
 
-def test_openai_sdk_sync_async_and_streaming(gateway: Served, upstream: Upstream) -> None:
-    client = _openai(gateway)
+def test_openai_sdk_sync_async_and_streaming(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
+    client = clients.openai(gateway.openai_url)
     completion = client.chat.completions.create(
         model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hello"}]
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import anthropic
 import httpx2
-import openai
 import pytest
+from conftest import Clients
 from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, serve, write_policy
 
 from phaseroute.audit import AuditTrail, records_for_case
@@ -28,19 +28,19 @@ def test_health_readiness_and_head(gateway: Served) -> None:
     assert head.content == b""
 
 
-def test_models_are_listed_in_each_protocols_shape(gateway: Served) -> None:
-    ant = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+def test_models_are_listed_in_each_protocols_shape(gateway: Served, clients: Clients) -> None:
+    ant = clients.anthropic(gateway.url)
     ids = [m.id for m in ant.models.list()]
     assert ids[:3] == ["coding/planning", "coding/execution", "coding/review"]
     assert "claude-opus-*" in ids
-    oai = openai.OpenAI(base_url=gateway.openai_url, api_key="k", max_retries=0)
+    oai = clients.openai(gateway.openai_url)
     listed = oai.models.list()
     assert [m.id for m in listed] == ids
     assert all(m.owned_by == "phaseroute" for m in listed)
 
 
-def test_count_tokens_answers_for_a_phase(gateway: Served) -> None:
-    ant = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+def test_count_tokens_answers_for_a_phase(gateway: Served, clients: Clients) -> None:
+    ant = clients.anthropic(gateway.url)
     counted = ant.messages.count_tokens(
         model="claude-sonnet-5-2", messages=[{"role": "user", "content": "count these words"}]
     )
@@ -99,7 +99,7 @@ def test_headers_carry_cost_and_audit_sequence_and_the_case_reaches_ledger_and_a
 
 
 def test_a_reload_swaps_the_policy_and_audits_the_hash_change(
-    upstream: Upstream, tmp_path: Path
+    upstream: Upstream, tmp_path: Path, clients: Clients
 ) -> None:
     policy = write_policy(tmp_path, upstream)
     with pytest.MonkeyPatch.context() as mp:
@@ -117,7 +117,7 @@ def test_a_reload_swaps_the_policy_and_audits_the_hash_change(
             assert before == old
             assert after != old
             assert httpx2.get(f"{served.url}/readyz").json()["policy_hash"] == after
-            client = openai.OpenAI(base_url=served.openai_url, api_key="k", max_retries=0)
+            client = clients.openai(served.openai_url)
             raw = client.chat.completions.with_raw_response.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
             )

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import httpx2
-import openai
 import pytest
+from conftest import Clients
 from gateway_support import Served
 
 from phaseroute.testing import Upstream
@@ -28,8 +27,10 @@ TOOL_ANTHROPIC = {
 }
 
 
-def test_openai_client_on_an_anthropic_phase(gateway: Served, upstream: Upstream) -> None:
-    client = openai.OpenAI(base_url=gateway.openai_url, api_key="k", max_retries=0)
+def test_openai_client_on_an_anthropic_phase(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
+    client = clients.openai(gateway.openai_url)
     raw = client.chat.completions.with_raw_response.create(
         model="coding/execution",
         messages=[
@@ -49,8 +50,10 @@ def test_openai_client_on_an_anthropic_phase(gateway: Served, upstream: Upstream
     assert sent["max_tokens"] == 64
 
 
-def test_anthropic_client_on_an_openai_phase(gateway: Served, upstream: Upstream) -> None:
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+def test_anthropic_client_on_an_openai_phase(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
+    client = clients.anthropic(gateway.url)
     message = client.messages.create(
         model="support/triage",
         max_tokens=64,
@@ -64,8 +67,8 @@ def test_anthropic_client_on_an_openai_phase(gateway: Served, upstream: Upstream
     assert sent["messages"][0] == {"role": "system", "content": "be brief"}
 
 
-def test_streams_are_translated_both_ways(gateway: Served) -> None:
-    oai = openai.OpenAI(base_url=gateway.openai_url, api_key="k", max_retries=0)
+def test_streams_are_translated_both_ways(gateway: Served, clients: Clients) -> None:
+    oai = clients.openai(gateway.openai_url)
     chunks = list(
         oai.chat.completions.create(
             model="coding/execution",
@@ -79,7 +82,7 @@ def test_streams_are_translated_both_ways(gateway: Served) -> None:
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].usage is not None
 
-    ant = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    ant = clients.anthropic(gateway.url)
     with ant.messages.stream(
         model="support/triage",
         max_tokens=64,
@@ -90,10 +93,12 @@ def test_streams_are_translated_both_ways(gateway: Served) -> None:
     assert final.stop_reason == "end_turn"
 
 
-def test_a_tool_use_round_trip_is_translated(gateway: Served, upstream: Upstream) -> None:
+def test_a_tool_use_round_trip_is_translated(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
     """The second turn of a tool loop (tools, the assistant's call, the tool's result) from
     an OpenAI client reaches an Anthropic model as Anthropic tool blocks."""
-    client = openai.OpenAI(base_url=gateway.openai_url, api_key="k", max_retries=0)
+    client = clients.openai(gateway.openai_url)
     completion = client.chat.completions.create(
         model="coding/execution",
         tools=[TOOL_OPENAI],  # type: ignore[list-item]
@@ -130,7 +135,7 @@ def test_a_tool_use_round_trip_is_translated(gateway: Served, upstream: Upstream
 
 
 def test_the_same_tool_loop_passes_through_unchanged_to_its_own_protocol(
-    gateway: Served, upstream: Upstream
+    gateway: Served, upstream: Upstream, clients: Clients
 ) -> None:
     messages = [
         {"role": "user", "content": "what is in a.txt?"},
@@ -145,7 +150,7 @@ def test_the_same_tool_loop_passes_through_unchanged_to_its_own_protocol(
             "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "hi"}],
         },
     ]
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = clients.anthropic(gateway.url)
     client.messages.create(
         model="coding/execution",
         max_tokens=64,

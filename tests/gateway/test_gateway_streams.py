@@ -15,6 +15,7 @@ import anthropic
 import httpx2
 import openai
 import pytest
+from conftest import Clients
 from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, serve
 
 from phaseroute.testing import Outcome, OutcomeKind, Upstream
@@ -93,11 +94,11 @@ def test_an_audited_stream_holds_its_end_until_the_record_commits(
 
 
 def test_a_failed_audit_append_ends_the_stream_with_an_error_event(
-    gw: Served, audit: GatedAudit
+    gw: Served, audit: GatedAudit, clients: Clients
 ) -> None:
     audit.failing = True
     try:
-        client = anthropic.Anthropic(base_url=gw.url, api_key="k", max_retries=0)
+        client = clients.anthropic(gw.url)
         with (
             pytest.raises(anthropic.APIStatusError, match="audit record"),
             client.messages.stream(
@@ -114,10 +115,10 @@ def test_a_failed_audit_append_ends_the_stream_with_an_error_event(
 
 @pytest.mark.parametrize("kind", [OutcomeKind.CUT_OFF, OutcomeKind.STREAM_ERROR])
 def test_a_broken_upstream_stream_is_an_error_for_anthropic_clients(
-    gw: Served, upstream: Upstream, kind: OutcomeKind
+    gw: Served, upstream: Upstream, kind: OutcomeKind, clients: Clients
 ) -> None:
     upstream.enqueue("claude-haiku-test", Outcome(kind, after_deltas=2))
-    client = anthropic.Anthropic(base_url=gw.url, api_key="k", max_retries=0)
+    client = clients.anthropic(gw.url)
     got: list[str] = []
     with (
         pytest.raises(anthropic.APIStatusError, match="incomplete"),
@@ -133,10 +134,10 @@ def test_a_broken_upstream_stream_is_an_error_for_anthropic_clients(
 
 @pytest.mark.parametrize("kind", [OutcomeKind.CUT_OFF, OutcomeKind.STREAM_ERROR])
 def test_a_broken_upstream_stream_is_an_error_for_openai_clients(
-    gw: Served, upstream: Upstream, kind: OutcomeKind
+    gw: Served, upstream: Upstream, kind: OutcomeKind, clients: Clients
 ) -> None:
     upstream.enqueue("gpt-mini-test", Outcome(kind, after_deltas=2))
-    client = openai.OpenAI(base_url=gw.openai_url, api_key="k", max_retries=0)
+    client = clients.openai(gw.openai_url)
     with pytest.raises(openai.APIError, match="incomplete"):
         for _ in client.chat.completions.create(
             model="support/triage",
