@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from phaseroute.costs import PriceBook
-from phaseroute.monitor import MonitorStore, ProductionMonitor
 from phaseroute.policy import load_plan
 from phaseroute.providers._base import CompletionRequest, Provider, ThinkingConfig
 from phaseroute.providers._batch import BatchStatus
@@ -114,7 +113,10 @@ class Router(RoutingEngine):
         if any(
             p.shadow is not None for w in plan.policy.workflows.values() for p in w.phases.values()
         ):
-            # The policy asks for production checks: shadow calls and the drift watch.
+            # The policy asks for production checks: shadow calls and the drift watch. (The
+            # monitor loads the statistics stack, seconds of imports: only when asked for.)
+            from phaseroute.monitor import MonitorStore, ProductionMonitor  # noqa: PLC0415
+
             store = MonitorStore(open_engine(location if location is not None else ledger.url))
             ProductionMonitor(plan, store).attach(router)
         return router
