@@ -13,6 +13,7 @@ PACKAGES = [
     "phaseroute.costs",
     "phaseroute.demo",
     "phaseroute.measure",
+    "phaseroute.monitor",
     "phaseroute.policy",
     "phaseroute.providers",
     "phaseroute.runtime",

@@ -23,7 +23,18 @@ EXIT_FAILURE = 3
 
 def build_app() -> typer.Typer:
     """The full command tree. Each noun module contributes its commands."""
-    from phaseroute.cli import audit, bench, cost, demo, keys, measure, policy, serve, usage
+    from phaseroute.cli import (
+        audit,
+        bench,
+        cost,
+        demo,
+        drift,
+        keys,
+        measure,
+        policy,
+        serve,
+        usage,
+    )
 
     app = typer.Typer(
         name="phaseroute",
@@ -41,6 +52,7 @@ def build_app() -> typer.Typer:
     audit.register(app)
     serve.register(app)
     keys.register(app)
+    drift.register(app)
     return app
 
 

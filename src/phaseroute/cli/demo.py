@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+
+
+class Scenario(StrEnum):
+    aml = "aml"
+    drift = "drift"
 
 
 class _Bars:
@@ -46,10 +52,22 @@ def demo(
         Path, typer.Option(help="Where the demo writes its database, lock, keys and report.")
     ] = Path("phaseroute-demo"),
     example: Annotated[
-        Path | None, typer.Option(help="The AML example directory (default: examples/aml).")
+        Path | None, typer.Option(help="The example directory (default: examples/<scenario>).")
     ] = None,
+    scenario: Annotated[
+        Scenario,
+        typer.Option(
+            help="aml: measure, route, serve, audit and cost the AML example. drift: the "
+            "production loop — shadow calls, a simulated drift, the alarm and the revert."
+        ),
+    ] = Scenario.aml,
 ) -> None:
     """Measure, route, serve, audit and cost the AML example offline — no API key needed."""
+    if scenario is Scenario.drift:
+        from phaseroute.cli.drift import drift_demo
+
+        drift_demo(workdir / "drift", example)
+        return
     from phaseroute.demo import find_example, run_demo
 
     example = find_example(example)  # a clear error before anything is printed

@@ -220,6 +220,23 @@ class EscalationConfig(Strict):
     max_steps: int = Field(default=1, ge=1, le=5)  # tiers to climb at most
 
 
+class ShadowConfig(Strict):
+    """Production check of a phase routed below the top tier: a sampled share of its live
+    calls is also sent to the top tier off the caller's path, both answers are scored with
+    the phase's `quality` section, and a sequential test watches the gap for drift."""
+
+    share: float = Field(gt=0, le=1)  # fraction of live calls shadowed, e.g. 0.02
+    daily_budget_usd: Decimal | None = Field(default=None, gt=0)  # shadow spend per UTC day
+    on_drift: Literal["alarm", "revert"] = "alarm"  # revert: back to the top tier at once
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)  # chance of ever raising a false alarm
+    # What the routed answer is scored against when the scorer needs an expected answer or
+    # label: `label` reads it from the call's metadata (`expected` / `label`; calls without
+    # one are not compared); `top_tier` takes the top tier's answer as the reference — a
+    # conservative stand-in (disagreement bounds the loss from above: alarms come earlier).
+    reference: Literal["label", "top_tier"] = "label"
+    webhook: str | None = Field(default=None, pattern=r"^https?://")  # POSTed on drift
+
+
 class PhaseConfig(Strict):
     kind: Kind
     catastrophic_error: CatastrophicError
@@ -237,6 +254,7 @@ class PhaseConfig(Strict):
     on_unavailable: Literal["fail", "degrade"] = "fail"
     record: bool | None = None  # audit-record calls of this non-audit phase
     redact: bool | None = None  # store digests instead of prompt/response content
+    shadow: ShadowConfig | None = None
 
 
 class WorkflowConfig(Strict):

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
@@ -44,6 +44,16 @@ from phaseroute.runtime._timeouts import Workers, acomplete
 from phaseroute.runtime._validators import Validator, build_validator
 
 T = TypeVar("T")
+
+
+class CallObserver(Protocol):
+    """Told of every routed call that was served (not direct calls); must return at once.
+
+    The production monitor (`phaseroute.monitor`) is one: it samples calls for shadow
+    comparison on the top tier and runs that work off the caller's path.
+    """
+
+    def served(self, request: CompletionRequest, result: RoutedResponse) -> None: ...
 
 
 @dataclass
@@ -102,6 +112,7 @@ class RoutingEngine:
         rng: random.Random | None = None,
         caller_key_id: str | None = None,
         max_workers: int = 64,
+        observer: CallObserver | None = None,
     ) -> None:
         missing = sorted({m.provider for m in plan.models.values()} - set(providers))
         if missing:
@@ -116,9 +127,12 @@ class RoutingEngine:
         self.audit = audit
         self.ledger = ledger
         self.caller_key_id = caller_key_id
+        self.observer = observer
         self._accountant = Accountant(prices, ledger, plan.top_model())
         self._chain = RetryingChain(self.providers, self.clock, rng or random.Random())
         self._workers = Workers(max_workers)
+        # Live decisions: the plan's, except phases reverted to the top tier at run time.
+        self._decisions: dict[tuple[str, str], PhaseDecision] = dict(plan.decisions)
         self._routes = {k: _route(d, plan.policy_hash) for k, d in plan.decisions.items()}
         self._validators: dict[tuple[str, str], Validator] = {
             k: build_validator(d.escalation.validator, f"workflows.{k[0]}.phases.{k[1]}")
@@ -399,7 +413,7 @@ class RoutingEngine:
             raise self._unavailable(call) from None
         billed = self._escalate(call, billed)
         result = self._finish(call, billed)
-        return billed, self._audited(call, billed, result)
+        return billed, self._observed(call, self._audited(call, billed, result))
 
     async def _acomplete_call(self, call: Call) -> tuple[Billed, RoutedResponse]:
         try:
@@ -411,7 +425,39 @@ class RoutingEngine:
             raise
         billed = await self._aescalate(call, billed)
         result = self._finish(call, billed)
-        return billed, await self._aaudited(call, billed, result)
+        return billed, self._observed(call, await self._aaudited(call, billed, result))
+
+    def _observed(self, call: Call, result: RoutedResponse) -> RoutedResponse:
+        if self.observer is not None:
+            self.observer.served(call.request, result)
+        return result
+
+    def revert_to_top(self, workflow: str, phase: str, reason: str) -> RouteDecision:
+        """Route `workflow`/`phase` to the top tier from the next call on (e.g. on drift).
+
+        The plan itself is immutable; the reverted decision keeps the plan's policy hash and
+        says why in its rule and reasons. Idempotent."""
+        self.decide(workflow, phase)  # a RequestError for unknown names
+        key = (workflow, phase)
+        current = self._decisions[key]
+        top = self.plan.top_model()
+        if current.model.rank >= top.rank:
+            return self._routes[key]
+        reverted = replace(
+            current,
+            tier=top.tier,
+            model=top,
+            basis=Basis.measured,
+            rule="drift revert",
+            reasons=(reason,),
+            fallbacks=self._at_or_above[top.name],
+            degrade_to=(),
+            escalate_to=(),
+            escalation=None,
+        )
+        self._decisions[key] = reverted
+        self._routes[key] = _route(reverted, self.plan.policy_hash)
+        return self._routes[key]
 
     def estimate_cost(
         self, workflow: str, phase: str, input_tokens: int, output_tokens: int
@@ -494,7 +540,7 @@ class RoutingEngine:
             metadata=metadata,
         )
         return Call(
-            decision=self.plan.decisions[(workflow, phase)],
+            decision=self._decisions[(workflow, phase)],
             route=route,
             request=request,
             state=self._state(),

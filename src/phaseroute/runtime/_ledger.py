@@ -104,7 +104,10 @@ class UsageRecord:
     provider: str
     tier: str
     required_tier: str
-    outcome: str  # served | escalated (discarded) | incomplete | unavailable | cancelled
+    # served | escalated (discarded) | incomplete | unavailable | cancelled (the caller went
+    # away) | shadow (a production comparison on the top tier: booked apart, never counted
+    # as routed traffic)
+    outcome: str
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
@@ -355,7 +358,8 @@ class UsageLedger:
             func.min(t.recorded_at),
             func.max(t.recorded_at),
         )
-        query = self._where(query, workflow, phase, since).group_by(*keys).order_by(*keys)
+        query = self._where(query, workflow, phase, since).where(t.outcome != "shadow")
+        query = query.group_by(*keys).order_by(*keys)
         out: list[UsageTotals] = []
         try:
             with self.engine.connect() as conn:
@@ -378,6 +382,66 @@ class UsageLedger:
         except SQLAlchemyError as e:
             raise StorageError(f"could not read usage totals: {e}") from e
         return out
+
+    def shadow_spend(
+        self, *, since: datetime | None = None
+    ) -> dict[tuple[str, str], tuple[int, Decimal]]:
+        """Shadow calls and their cost per (workflow, phase) they compared."""
+        t = usage_calls.c
+        query: Select[Any] = select(
+            t.workflow, t.phase, func.count(), func.coalesce(func.sum(t.cost_nanousd), 0)
+        ).where(t.outcome == "shadow")
+        query = self._where(query, None, None, since).group_by(t.workflow, t.phase)
+        try:
+            with self.engine.connect() as conn:
+                return {
+                    (str(wf), str(ph)): (int(n), Decimal(str(cost)) / NANO)
+                    for wf, ph, n, cost in conn.execute(query)
+                }
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read shadow spend: {e}") from e
+
+    def reliability(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Routed calls that fell back and that were degraded, per (workflow, phase)."""
+        t = usage_calls.c
+        query: Select[Any] = (
+            select(
+                t.workflow,
+                t.phase,
+                func.coalesce(func.sum(case((t.fell_back, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((t.degraded, 1), else_=0)), 0),
+            )
+            .where(t.outcome != "shadow")
+            .group_by(t.workflow, t.phase)
+        )
+        try:
+            with self.engine.connect() as conn:
+                return {(str(w), str(p)): (int(f), int(d)) for w, p, f, d in conn.execute(query)}
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read fallback counts: {e}") from e
+
+    def series(
+        self, *, by: str = "day", since: datetime | None = None
+    ) -> list[tuple[str, Decimal, Decimal]]:
+        """Routed spend and its uniform-top-tier counterfactual per day, hour or minute,
+        oldest first: (period, cost, counterfactual), the period as ``YYYY-MM-DD[THH[:MM]]``."""
+        width = {"day": 10, "hour": 13, "minute": 16}[by]
+        t = usage_calls.c
+        period = func.substr(t.recorded_at, 1, width)
+        query: Select[Any] = select(
+            period,
+            func.coalesce(func.sum(t.cost_nanousd), 0),
+            func.coalesce(func.sum(t.counterfactual_nanousd), 0),
+        ).where(t.outcome != "shadow")
+        query = self._where(query, None, None, since).group_by(period).order_by(period)
+        try:
+            with self.engine.connect() as conn:
+                return [
+                    (str(p), Decimal(str(c)) / NANO, Decimal(str(cf)) / NANO)
+                    for p, c, cf in conn.execute(query)
+                ]
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read the spend series: {e}") from e
 
     def records(
         self,

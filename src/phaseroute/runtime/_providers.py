@@ -44,6 +44,11 @@ class LazyProvider:
                 built = self._built
         return built
 
+    @property
+    def built(self) -> Provider:
+        """The provider itself (built now if it was not yet)."""
+        return self._get()
+
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         return self._get().complete(request)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from phaseroute.costs import PriceBook
+from phaseroute.monitor import MonitorStore, ProductionMonitor
 from phaseroute.policy import load_plan
 from phaseroute.providers._base import CompletionRequest, Provider
 from phaseroute.runtime._accounting import (
@@ -36,6 +37,13 @@ from phaseroute.runtime._result import (
 )
 from phaseroute.runtime._retry import Exhausted
 from phaseroute.runtime._stream import AsyncRoutedStream, RoutedStream
+from phaseroute.storage.database import open_engine
+
+
+def _close_observer(observer: object) -> None:
+    close = getattr(observer, "close", None)
+    if close is not None:
+        close()
 
 
 class Router(RoutingEngine):
@@ -67,7 +75,7 @@ class Router(RoutingEngine):
         ledger = database if isinstance(database, UsageLedger) else UsageLedger.open(location)
         if audit is None and any(d.record for d in plan):
             audit = open_audit(plan, location if location is not None else ledger.url)
-        return cls(
+        router = cls(
             plan,
             built,
             prices=PriceBook.from_policy(plan.policy),
@@ -75,10 +83,19 @@ class Router(RoutingEngine):
             audit=audit,
             **kwargs,
         )
+        if any(
+            p.shadow is not None for w in plan.policy.workflows.values() for p in w.phases.values()
+        ):
+            # The policy asks for production checks: shadow calls and the drift watch.
+            store = MonitorStore(open_engine(location if location is not None else ledger.url))
+            ProductionMonitor(plan, store).attach(router)
+        return router
 
     def close(self) -> None:
-        """Flush the ledger, close the audit trail and every provider."""
+        """Finish queued shadow work, flush the ledger, close the audit trail and every
+        provider."""
         self._workers.close()
+        _close_observer(self.observer)
         try:
             if self.ledger is not None:
                 self.ledger.close()
@@ -92,6 +109,7 @@ class Router(RoutingEngine):
     async def aclose(self) -> None:
         """`close()` for routers used from asyncio: also closes providers' async clients."""
         self._workers.close()
+        await asyncio.to_thread(_close_observer, self.observer)
         try:
             if self.ledger is not None:
                 await asyncio.to_thread(self.ledger.close)
@@ -159,16 +177,18 @@ class Router(RoutingEngine):
         *,
         workflow: str = "(direct)",
         phase: str | None = None,
+        shadow: bool = False,
     ) -> RoutedResponse:
         """Call one catalogue model with retries and accounting but no routing: no fallback,
         no escalation (measurement compares exact models). `request.model` is replaced by
-        the catalogue id. On failure the last provider error is raised."""
+        the catalogue id. On failure the last provider error is raised. `shadow=True` books
+        the call as a shadow comparison (ledger outcome ``shadow``), never as routed traffic."""
         call = self._direct(model_name, request, workflow, phase)
         try:
             billed = self._serve(call, (call.decision.model,))
         except Exhausted:
             raise self._last_error(call) from None
-        return self._finish(call, billed)
+        return self._finish(call, billed, "shadow" if shadow else "served")
 
     async def acall_model(
         self,
@@ -177,6 +197,7 @@ class Router(RoutingEngine):
         *,
         workflow: str = "(direct)",
         phase: str | None = None,
+        shadow: bool = False,
     ) -> RoutedResponse:
         """The async twin of `call_model`."""
         call = self._direct(model_name, request, workflow, phase)
@@ -184,7 +205,7 @@ class Router(RoutingEngine):
             billed = await self._aserve(call, (call.decision.model,))
         except Exhausted:
             raise self._last_error(call) from None
-        return self._finish(call, billed)
+        return self._finish(call, billed, "shadow" if shadow else "served")
 
     def stream(
         self,

@@ -140,7 +140,7 @@ class RoutedStream(_Base):
         assert response is not None
         result = self._done(model, response)
         billed = Billed(model, response, result.cost, result.counterfactual_cost)
-        self._result = router._audited(call, billed, result)
+        self._result = router._observed(call, router._audited(call, billed, result))
 
     def __enter__(self) -> RoutedStream:
         return self
@@ -206,4 +206,4 @@ class AsyncRoutedStream(_Base):
         assert response is not None
         result = self._done(model, response)
         billed = Billed(model, response, result.cost, result.counterfactual_cost)
-        self._result = await router._aaudited(call, billed, result)
+        self._result = router._observed(call, await router._aaudited(call, billed, result))
