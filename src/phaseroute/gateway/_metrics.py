@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -80,6 +81,7 @@ class GatewayMetrics:
 
     def __init__(self, plan: RoutingPlan | None = None, *, namespace: str = "phaseroute") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.set_plan(plan)
         ns, reg = namespace, self.registry
         route = ("protocol", "workflow", "phase")
@@ -185,7 +187,9 @@ class GatewayMetrics:
         tier = _allow(call.tier, self._tiers)
         model = _allow(call.model, self._models)
         stream = "true" if call.stream else "false"
-        self.requests.labels(
+        child = self._child
+        child(
+            self.requests,
             protocol,
             _allow(call.path, ROUTES),
             str(call.status) if 100 <= call.status <= 599 else OTHER,
@@ -193,10 +197,10 @@ class GatewayMetrics:
             phase,
             _allow(call.error_type, ERROR_TYPES),
         ).inc()
-        self.latency.labels(protocol, workflow, phase, stream).observe(call.duration_s)
+        child(self.latency, protocol, workflow, phase, stream).observe(call.duration_s)
         if call.workflow is not None and call.upstream_s > 0:
-            self.overhead.labels(protocol, stream).observe(call.overhead_s)
-            self.upstream.labels(workflow, phase, model).observe(call.upstream_s)
+            child(self.overhead, protocol, stream).observe(call.overhead_s)
+            child(self.upstream, workflow, phase, model).observe(call.upstream_s)
         if call.model is not None:
             for kind, count in (
                 ("input", call.input_tokens),
@@ -205,17 +209,26 @@ class GatewayMetrics:
                 ("cache_write", call.cache_write_tokens),
             ):
                 if count:
-                    self.tokens.labels(workflow, phase, tier, model, kind).inc(count)
+                    child(self.tokens, workflow, phase, tier, model, kind).inc(count)
             if call.cost_usd is not None:
-                self.cost.labels(workflow, phase, tier, model).inc(float(call.cost_usd))
+                child(self.cost, workflow, phase, tier, model).inc(float(call.cost_usd))
         if call.fallbacks:
-            self.fallbacks.labels(workflow, phase).inc(call.fallbacks)
+            child(self.fallbacks, workflow, phase).inc(call.fallbacks)
         if call.degraded:
-            self.degraded.labels(workflow, phase, tier).inc()
+            child(self.degraded, workflow, phase, tier).inc()
         if call.audit_append_s is not None:
             self.audit_append.observe(call.audit_append_s)
         if call.error_type == "budget_exceeded":
-            self.budget_refusals.labels(workflow, phase).inc()
+            child(self.budget_refusals, workflow, phase).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: label values are bounded (see the module
+        docstring), and a dict lookup is a fraction of prometheus_client's checks."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> tuple[bytes, str]:
         """The body and content type of a ``/metrics`` response."""
