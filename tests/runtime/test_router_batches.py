@@ -232,3 +232,23 @@ def test_batch_cli_submit_status_collect(
     assert [r["custom_id"] for r in rows] == [f"alert-{i}" for i in range(5)]
     assert all(r["batch_priced"] for r in rows)
     assert run(["batch", "status", str(tmp_path / "nope.jsonl")]) == 1
+
+
+def test_async_batch_submit_and_collect(tmp_path: Path, upstream: Upstream) -> None:
+    import asyncio
+
+    upstream.program("batch-small", reply="close")
+    router = Router.from_policy(
+        policy(tmp_path, upstream, "anthropic"),
+        database=tmp_path / "u.db",
+        audit=MemoryAuditTrail(),
+    )
+
+    async def go() -> dict[str, int]:
+        handle = await router.asubmit_batch("aml", "screen", requests(3))
+        while not (await router.abatch_status(handle)).done:
+            await asyncio.sleep(0)
+        return (await router.acollect(handle)).counts()
+
+    assert asyncio.run(go())["served"] == 3
+    router.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from agent_policies import CHEAP, STANDARD, TOP, agent_policy
 
+from phaseroute.errors import RequestError
 from phaseroute.providers import (
     Message,
     TextBlock,
@@ -205,3 +206,26 @@ def test_async_tool_round_trip_through_both_protocols(tmp_path: Path, upstream: 
     assert any(isinstance(d, ToolCallDelta) for d in deltas)
     assert final.text == VERDICT
     assert final.content == (TextBlock(VERDICT),)
+
+
+def test_what_the_target_protocol_cannot_express_fails_before_any_call(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    router, _ = router_for(tmp_path, upstream, "openai")
+    before = upstream.requests(CHEAP)
+    document = {
+        "type": "document",
+        "source": {"type": "url", "url": "https://example.com/kyc.pdf"},
+        "title": "KYC file",
+    }
+    with pytest.raises(RequestError) as caught:
+        router.complete(
+            "agent",
+            "execute",
+            [{"role": "user", "content": [document, {"type": "text", "text": "?"}]}],
+        )
+    problem = caught.value.problems[0]
+    assert problem.path == "messages[0].content[0]"
+    assert "OpenAI-compatible" in problem.message
+    assert upstream.requests(CHEAP) == before
+    router.close()

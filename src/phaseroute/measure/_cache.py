@@ -73,6 +73,11 @@ def cache_key(request: CompletionRequest) -> str:
         "stop": list(request.stop),
         "metadata": dict(sorted(request.metadata.items())),
     }
+    # Only present when used, so the keys of plain text requests stay what they were.
+    if request.tools:
+        doc["tools"] = [wire.tool_to_wire(t) for t in request.tools]
+    if request.tool_choice is not None:
+        doc["tool_choice"] = wire.tool_choice_to_wire(request.tool_choice)
     return hashlib.sha256(rfc8785.dumps(doc)).hexdigest()
 
 

@@ -306,9 +306,13 @@ class AnthropicProvider:
             "map_error": _map_error,
         }
 
+    def _batch_error(self, e: Exception, model: str) -> ProviderError:
+        """A batch call's SDK error, mapped (and cleaned) like a live call's."""
+        return self._error(e, CompletionRequest(model=model, messages=()), in_stream=False)
+
     def batch_api(self) -> AnthropicBatchAPI:
         """The Message Batches API on this provider's client."""
-        return AnthropicBatchAPI(self._name, self._client, _map_error)
+        return AnthropicBatchAPI(self._name, self._client, self._batch_error)
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

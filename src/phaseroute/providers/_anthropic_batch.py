@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -34,7 +34,12 @@ _STATUS = {
 class AnthropicBatchAPI:
     """Message Batches on one Anthropic client; SDK errors map like live calls'."""
 
-    def __init__(self, name: str, client: anthropic.Anthropic, map_error: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        client: anthropic.Anthropic,
+        map_error: Callable[[Exception, str], ProviderError],
+    ) -> None:
         self._name = name
         self._client = client
         self._map_error = map_error
@@ -44,8 +49,7 @@ class AnthropicBatchAPI:
         return self._name
 
     def _fail(self, e: Exception, model: str = "") -> ProviderError:
-        error: ProviderError = self._map_error(e, provider=self._name, model=model, in_stream=False)
-        return error
+        return self._map_error(e, model)
 
     def submit(self, items: Sequence[BatchItem]) -> str:
         requests: list[Any] = [

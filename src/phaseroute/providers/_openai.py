@@ -312,9 +312,13 @@ class OpenAICompatProvider:
             "map_error": _map_error,
         }
 
+    def _batch_error(self, e: Exception, model: str) -> ProviderError:
+        """A batch call's SDK error, mapped (and cleaned) like a live call's."""
+        return self._error(e, CompletionRequest(model=model, messages=()), in_stream=False)
+
     def batch_api(self) -> OpenAIBatchAPI:
         """The Batch API (with Files) on this provider's client."""
-        return OpenAIBatchAPI(self._name, self._client, _map_error, self._max_tokens_param)
+        return OpenAIBatchAPI(self._name, self._client, self._batch_error, self._max_tokens_param)
 
     def close(self) -> None:
         """Close the sync client (the async one, if used, needs `await aclose()`)."""

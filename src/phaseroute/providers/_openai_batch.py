@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import openai
@@ -40,7 +40,7 @@ class OpenAIBatchAPI:
         self,
         name: str,
         client: openai.OpenAI,
-        map_error: Any,
+        map_error: Callable[[Exception, str], ProviderError],
         max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
     ) -> None:
         self._name = name
@@ -53,8 +53,7 @@ class OpenAIBatchAPI:
         return self._name
 
     def _fail(self, e: Exception, model: str = "") -> ProviderError:
-        error: ProviderError = self._map_error(e, provider=self._name, model=model, in_stream=False)
-        return error
+        return self._map_error(e, model)
 
     def submit(self, items: Sequence[BatchItem]) -> str:
         lines = [

@@ -93,6 +93,26 @@ def _merge_system(
     return leading
 
 
+def _plain_text(items: list[Any]) -> tuple[Message, ...] | None:
+    """The common case without the dialect reader: text turns of user and assistant."""
+    out = []
+    for item in items:
+        if isinstance(item, Message):
+            if item.role not in ("user", "assistant"):
+                return None
+            out.append(item)
+        elif (
+            type(item) is dict
+            and len(item) == 2
+            and item.get("role") in ("user", "assistant")
+            and type(item.get("content")) is str
+        ):
+            out.append(Message(item["role"], item["content"]))
+        else:
+            return None
+    return tuple(out)
+
+
 def build_request(
     messages: Iterable[MessageLike] | str,
     *,
@@ -118,7 +138,11 @@ def build_request(
     items = list(messages)
     if not items:
         raise RequestError("messages: at least one message is needed")
-    leading, coerced = openai_wire.messages_from_wire(items, mixed=True)
+    plain = _plain_text(items)
+    if plain is not None:
+        leading, coerced = None, plain
+    else:
+        leading, coerced = openai_wire.messages_from_wire(items, mixed=True)
     if not coerced:
         raise RequestError("messages: only system messages were given — add a user message")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:

@@ -370,6 +370,21 @@ class Router(RoutingEngine):
         (default: its index) and `case_id`. The handle serialises (`to_json`) for later."""
         return BatchRunner(self).submit(workflow, phase, requests)
 
+    async def asubmit_batch(
+        self, workflow: str, phase: str, requests: Iterable[Mapping[str, Any]]
+    ) -> BatchHandle:
+        """`submit_batch` off the event loop (a batch API call is one short HTTP request)."""
+        items = list(requests)
+        return await asyncio.to_thread(self.submit_batch, workflow, phase, items)
+
+    async def abatch_status(self, handle: BatchHandle) -> BatchStatus:
+        """`batch_status` off the event loop."""
+        return await asyncio.to_thread(self.batch_status, handle)
+
+    async def acollect(self, handle: BatchHandle, *, retry: bool = True) -> BatchCollection:
+        """`collect` off the event loop (retries run as ordinary sync routed calls there)."""
+        return await asyncio.to_thread(self.collect, handle, retry=retry)
+
     def call_model_batch(
         self,
         model_name: str,
