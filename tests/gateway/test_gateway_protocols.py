@@ -4,6 +4,7 @@ streamed and with tools; what cannot be translated is a clear 400, never dropped
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx2
 import pytest
@@ -11,6 +12,7 @@ from conftest import Clients
 from gateway_support import Served
 
 from phaseroute.testing import Upstream
+from phaseroute.testing.upstream import ToolCall, Turn, UpstreamRequest
 
 TOOL_OPENAI = {
     "type": "function",
@@ -187,3 +189,91 @@ def test_an_unknown_field_cannot_cross_protocols(gateway: Served, field: str) ->
     response = httpx2.post(f"{gateway.url}/v1/messages", content=json.dumps(body))
     assert response.status_code == 400
     assert field in response.json()["error"]["message"]
+
+
+def _tool_loop(request: UpstreamRequest) -> str | Turn:
+    """Call read_file first; answer from its result once it came back."""
+    if request.tool_results:
+        return f"the file says {request.tool_results[-1].content}"
+    return Turn(tool_calls=(ToolCall("read_file", {"path": "a.txt"}),))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_full_tool_round_trip_from_an_openai_client_on_a_claude_phase(
+    gateway: Served, upstream: Upstream, clients: Clients, stream: bool
+) -> None:
+    upstream.program("claude-haiku-test", reply=_tool_loop)
+    try:
+        client = clients.openai(gateway.openai_url)
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "what is in a.txt?"}]
+        if stream:
+            chunks = list(
+                client.chat.completions.create(
+                    model="coding/execution",
+                    tools=[TOOL_OPENAI],  # type: ignore[list-item]
+                    messages=messages,  # type: ignore[arg-type]
+                    stream=True,
+                )
+            )
+            calls = [
+                call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])
+            ]
+            call_id = next(c.id for c in calls if c.id)
+            name = next(c.function.name for c in calls if c.function and c.function.name)
+            arguments = "".join(c.function.arguments or "" for c in calls if c.function)
+            finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+        else:
+            first = client.chat.completions.create(
+                model="coding/execution",
+                tools=[TOOL_OPENAI],  # type: ignore[list-item]
+                messages=messages,  # type: ignore[arg-type]
+            )
+            (tool_call,) = first.choices[0].message.tool_calls or []
+            call_id, name = tool_call.id, tool_call.function.name  # type: ignore[union-attr]
+            arguments = tool_call.function.arguments  # type: ignore[union-attr]
+            finish = first.choices[0].finish_reason
+        assert finish == "tool_calls"
+        assert name == "read_file"
+        assert json.loads(arguments) == {"path": "a.txt"}
+        messages += [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": call_id, "content": "hello world"},
+        ]
+        second = client.chat.completions.create(
+            model="coding/execution",
+            tools=[TOOL_OPENAI],  # type: ignore[list-item]
+            messages=messages,  # type: ignore[arg-type]
+        )
+        assert second.choices[0].message.content == "the file says hello world"
+    finally:
+        upstream.program("claude-haiku-test")
+
+
+def test_a_tool_call_streams_back_unchanged_to_its_own_protocol(
+    gateway: Served, upstream: Upstream, clients: Clients
+) -> None:
+    upstream.program("claude-haiku-test", reply=_tool_loop)
+    try:
+        with clients.anthropic(gateway.url).messages.stream(
+            model="coding/execution",
+            max_tokens=64,
+            tools=[TOOL_ANTHROPIC],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": "what is in a.txt?"}],
+        ) as stream:
+            final = stream.get_final_message()
+        assert final.stop_reason == "tool_use"
+        (block,) = [b for b in final.content if b.type == "tool_use"]
+        assert block.name == "read_file"
+        assert block.input == {"path": "a.txt"}
+    finally:
+        upstream.program("claude-haiku-test")

@@ -152,6 +152,7 @@ class Exchange:
         self.body: dict[str, Any] = {}
         self.max_tokens: int | None = None
         self.error_type: str | None = None
+        self.streamed = False  # the first byte of a stream has gone out
         self._finished = False
         self._span = gateway.telemetry.start(None)
 
@@ -284,11 +285,20 @@ class Exchange:
         self._finished = True
         try:
             if self.reservation is not None and self.gateway.access is not None:
-                cost = routed.total_cost if routed is not None else None
-                await self.gateway.access.settle(self.reservation, cost)
+                await self.gateway.access.settle(self.reservation, self._charge(outcome, routed))
         finally:
             self.gateway.release(self.served)
             self._observe(status, outcome, routed)
+
+    def _charge(self, outcome: str, routed: RoutedResponse | None) -> Decimal | None:
+        """What the budgets are charged: the answer's cost (None: unknown, so the estimate);
+        nothing for a call no upstream answered; the estimate for one cut off part-way
+        (a stream that broke or a client that left: the upstream may have billed it)."""
+        if routed is not None:
+            return routed.total_cost
+        if outcome in ("cancelled", "incomplete") or (outcome == "failed" and self.streamed):
+            return None
+        return Decimal(0)
 
     def _observe(self, status: int, outcome: str, routed: RoutedResponse | None) -> None:
         del outcome  # the summary's status and error type say it
@@ -374,6 +384,7 @@ class Relay(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        self.exchange.streamed = True
         body = asyncio.ensure_future(self._body(send))
         watcher = asyncio.ensure_future(until_disconnect(receive))
         done, _ = await asyncio.wait({body, watcher}, return_when=asyncio.FIRST_COMPLETED)
