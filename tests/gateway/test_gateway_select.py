@@ -38,7 +38,7 @@ def selector() -> PhaseSelector:
     [
         ("coding/planning", {}, "coding/planning", "model"),
         ("claude-opus-5-5", {}, "coding/planning", "alias"),
-        ("claude-opus-5-5-fast", {}, "coding/execution", "alias"),  # first match wins
+        ("claude-opus-5-5-fast", {}, "coding/execution", "alias"),  # an exact alias first
         ("claude-haiku-9", {}, "coding/execution", "alias"),
         (
             "claude-opus-5-5",

@@ -1,8 +1,9 @@
 """Which phase a gateway request is for: the model name, the phaseroute headers, or an alias.
 
 In order: the headers `x-phaseroute-workflow` and `x-phaseroute-phase` (both, or neither);
-a model named `WORKFLOW/PHASE`; the policy's `aliases`, a client's own model names as globs
-(first match in the policy's order). Anything else is a 404 listing the names that work.
+a model named `WORKFLOW/PHASE`; the policy's `aliases` over a client's own model names (an
+exact alias first, else the first matching glob in the policy's order). Anything else is a
+404 listing the names that work.
 """
 
 from __future__ import annotations
