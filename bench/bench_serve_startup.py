@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import httpx2
+
+from phaseroute.audit import generate_key_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASEROUTE = str(Path(sys.executable).parent / "phaseroute")
@@ -75,12 +79,15 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=ROOT / "examples/coding/phaseroute.yaml")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    workdir = Path(os.environ.get("TMPDIR", "/tmp"))
+    workdir = Path(tempfile.mkdtemp(prefix="phaseroute-startup-"))
+    policy = workdir / args.policy.name
+    shutil.copy(args.policy, policy)  # beside its own audit signing key and database
+    generate_key_pair(workdir / "keys")
     bare, check, listening, ready = [], [], [], []
     for _ in range(args.runs):  # interleaved, so load on the machine hits all alike
         bare.append(_timed([sys.executable, "-c", "pass"]))
-        check.append(_timed([PHASEROUTE, "check", str(args.policy)]))
-        up, done = _serve(args.policy, workdir)
+        check.append(_timed([PHASEROUTE, "check", str(policy)]))
+        up, done = _serve(policy, workdir)
         listening.append(up)
         ready.append(done)
     med = statistics.median

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx2
 
+from phaseroute.audit import generate_key_pair
 from phaseroute.testing import Upstream
 
 HERE = Path(__file__).resolve().parent
@@ -31,6 +32,7 @@ def main(claude: str) -> int:
     work = Path(tempfile.mkdtemp(prefix="phaseroute-cc-"))
     with Upstream(seed=5) as upstream:
         policy = work / "phaseroute.yaml"
+        generate_key_pair(work / "keys")  # the audited review phase signs its checkpoints
         policy.write_text(
             (HERE / "phaseroute.yaml")
             .read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from phaseroute.audit import generate_key_pair
 from phaseroute.gateway import Gateway, GatewayOptions, create_app
 from phaseroute.runtime import RetryPolicy, Router
 from phaseroute.testing import Upstream
@@ -57,11 +58,15 @@ aliases:
   "claude-sonnet-*": coding/execution
   "gpt-4o*": support/answer
 database: "{db}"
+audit:
+  signing_key: file:keys/audit.key
 """
 
 
 def write_policy(directory: Path, upstream: Upstream, extra: str = "") -> Path:
     path = directory / "phaseroute.yaml"
+    if not (directory / "keys" / "audit.key").exists():
+        generate_key_pair(directory / "keys")  # the audited phase's checkpoints are signed
     db = (directory / "phaseroute.db").as_posix()
     path.write_text(
         POLICY.format(key=KEY_ENV, base=upstream.base_url, db=db) + extra, encoding="utf-8"

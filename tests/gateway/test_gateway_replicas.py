@@ -21,7 +21,7 @@ import pytest
 from access_support import pg_schema
 from gateway_support import KEY_ENV, UPSTREAM_KEY, free_port, write_policy
 
-from phaseroute.audit import AuditTrail
+from phaseroute.audit import AuditTrail, load_signing_key
 from phaseroute.gateway._budgets import BudgetBook, Period
 from phaseroute.gateway._keys import KeyStore
 from phaseroute.runtime import UsageLedger
@@ -118,8 +118,10 @@ def test_three_replicas_share_one_chain_one_ledger_and_the_budgets(
     audited = [h for (job, (_, h, _)) in answers if job[1] == "coding/review"]
     seqs = sorted(int(h["x-phaseroute-audit-seq"]) for h in audited)
     assert seqs == list(range(1, len(audited) + 1)), "fork or gap in the shared chain"
+    # the replicas sign checkpoints with the policy's key (gateway_support writes one)
+    key = load_signing_key("file:keys/audit.key", policy.parent)
     with AuditTrail.open(pg_location) as trail:
-        report = trail.verify(allow_uncovered=True)
+        report = trail.verify([key.public_key()], allow_uncovered=True)
     assert report.ok, [f.render() for f in report.findings]
     assert report.records >= len(audited)  # reload/shutdown events may add records
     input_tokens = output_tokens = 0

@@ -18,6 +18,7 @@ from typing import Literal
 
 from starlette.applications import Starlette
 
+from phaseroute.audit import load_signing_key
 from phaseroute.errors import RequestError
 from phaseroute.gateway._access import AccessControl
 from phaseroute.gateway._app import create_app
@@ -56,11 +57,15 @@ def check_open_mode(host: str, access: AccessControl | None) -> None:
 
 
 def check_secrets(plan: RoutingPlan) -> None:
-    """Every provider key the policy names is there (read, never logged), before listening."""
+    """Every provider key and the audit signing key the policy names are there (read, never
+    logged), before listening."""
     for config in plan.policy.providers.values():
         key = getattr(config, "api_key", None)
         if key:
             resolve_secret(key, plan.base_dir)
+    signing_key = plan.policy.audit.signing_key
+    if signing_key is not None and any(d.record for d in plan):
+        load_signing_key(signing_key, plan.base_dir)
 
 
 AuthMode = Literal["auto", "keys", "none"]
