@@ -176,3 +176,29 @@ def test_budget_lines_of_a_call(sqlite_path: Path, store: KeyStore) -> None:
         assert access.budget_lines(caller, "other", "solo")[2:] == ()
     finally:
         access.close()
+
+
+def test_a_reloaded_policy_brings_its_budgets(sqlite_path: Path, store: KeyStore) -> None:
+    issued = store.create("ci")
+    access = AccessControl.open(plan_with(), sqlite_path, start=False)
+    try:
+        caller = access.authenticate({"x-api-key": issued.secret})
+        assert access.budget_lines(caller, "wf", "decide") == ()
+        access.set_plan(plan_with({"wf": {"daily_usd": 3}}))
+        assert [x.scope for x in access.budget_lines(caller, "wf", "decide")] == ["workflow:wf"]
+    finally:
+        access.close()
+
+
+def test_without_the_reload_thread_the_owner_refreshes(sqlite_path: Path, store: KeyStore) -> None:
+    issued = store.create("ci")
+    access = _access(sqlite_path, start=False, stale_after_s=0.05)
+    try:
+        time.sleep(0.1)  # no thread: staleness is the owner's business, never a refusal
+        assert access.authenticate({"x-api-key": issued.secret}).name == "ci"
+        store.revoke(issued.key.key_id)
+        access.refresh()
+        with pytest.raises(Unauthenticated):
+            access.authenticate({"x-api-key": issued.secret})
+    finally:
+        access.close()

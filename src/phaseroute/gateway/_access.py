@@ -170,7 +170,8 @@ class AccessControl:
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         """The caller a request's key belongs to; `Unauthenticated` without a valid key."""
         snapshot = self._snapshot
-        if time.monotonic() - snapshot.loaded_at > self.stale_after_s:
+        reloading = self._thread is not None  # without the thread, the owner refreshes
+        if reloading and time.monotonic() - snapshot.loaded_at > self.stale_after_s:
             raise StorageError(
                 f"the gateway keys could not be reloaded from {self.keys.describe()} for "
                 f"{self.stale_after_s:.0f} s; refusing calls rather than honour revoked keys"
@@ -203,6 +204,11 @@ class AccessControl:
         )
 
     # ------------------------------------------------------------------ budgets
+
+    def set_plan(self, plan: RoutingPlan) -> None:
+        """Take the workflow and phase budgets of a reloaded policy (keys are unaffected)."""
+        self._policy_lines = self._lines_from_policy(plan)
+        self.plan = plan
 
     @staticmethod
     def _lines_from_policy(

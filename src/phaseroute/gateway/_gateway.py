@@ -166,6 +166,8 @@ class Gateway:
             self._served = new
             if self.metrics is not None:
                 self.metrics.set_plan(router.plan)
+            if self.access is not None:
+                self.access.set_plan(router.plan)
             old.retired = True
             if old.in_flight == 0:
                 await self._close_retired(old)
