@@ -2,7 +2,8 @@
 
 Anthropic Messages: `POST /v1/messages` (JSON and SSE), `POST /v1/messages/count_tokens`,
 `GET /v1/models`, `HEAD /`. OpenAI Chat Completions: `POST /v1/chat/completions`,
-`GET /v1/models`. Operations: `/healthz`, `/readyz`, `/metrics` (when metrics are on).
+`GET /v1/models`. Operations: `/healthz`, `/readyz`, `/metrics` (when metrics are on),
+`/ui` (the read-only dashboard, behind the keys).
 Query strings are ignored (`/v1/messages?beta=true` is `/v1/messages`).
 """
 
@@ -30,6 +31,8 @@ from phaseroute.gateway._exchange import (
 )
 from phaseroute.gateway._gateway import Gateway
 from phaseroute.gateway._reload import install_sighup
+from phaseroute.gateway._ui import Dashboard
+from phaseroute.monitor import ProductionMonitor
 from phaseroute.providers._tokens import approximate_tokens
 
 
@@ -98,6 +101,9 @@ def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
     async def metrics(request: Request) -> Response:
         if gateway.metrics is None:
             return _not_found(request)
+        monitor = gateway.served.router.observer
+        if isinstance(monitor, ProductionMonitor):
+            gateway.metrics.observe_drift(monitor.status())
         content, content_type = gateway.metrics.render()
         return Response(content, 200, media_type=content_type)
 
@@ -127,6 +133,7 @@ def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/ui", Dashboard(gateway).page, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),

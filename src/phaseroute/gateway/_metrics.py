@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from phaseroute.gateway._summary import CallSummary
+from phaseroute.monitor import PhaseStatus
 from phaseroute.policy import RoutingPlan
 
 OTHER = "_other"
@@ -162,6 +163,46 @@ class GatewayMetrics:
             namespace=ns,
             registry=reg,
         )
+
+        self.drift_state = Gauge(
+            "drift_state",
+            "Production check of a phase: 0 holding, 1 watching, 2 drifted (the alarm).",
+            ("workflow", "phase"),
+            namespace=ns,
+            registry=reg,
+        )
+        self.drift_alarms = Gauge(
+            "drift_alarms",
+            "Drift alarms raised for a phase under the current policy.",
+            ("workflow", "phase"),
+            namespace=ns,
+            registry=reg,
+        )
+        self.drift_gap = Gauge(
+            "drift_gap_ratio",
+            "Recent quality gap of a phase against the top tier (top minus routed, 0..1).",
+            ("workflow", "phase"),
+            namespace=ns,
+            registry=reg,
+        )
+        self.shadow_calls = Gauge(
+            "shadow_calls",
+            "Shadow calls made on the top tier for a phase (not routed traffic).",
+            ("workflow", "phase"),
+            namespace=ns,
+            registry=reg,
+        )
+
+    def observe_drift(self, statuses: Iterable[PhaseStatus]) -> None:
+        """Set the production-check gauges from the monitor's status (read at scrape time)."""
+        levels = {"holding": 0, "watching": 1, "drifted": 2}
+        for s in statuses:
+            wf, ph = _allow(s.workflow, self._workflows), _allow(s.phase, self._phases)
+            self.drift_state.labels(wf, ph).set(levels[s.watch.state.value])
+            self.drift_alarms.labels(wf, ph).set(s.alarms)
+            self.shadow_calls.labels(wf, ph).set(s.shadow_calls)
+            if s.watch.gap is not None:
+                self.drift_gap.labels(wf, ph).set(s.watch.gap)
 
     def set_plan(self, plan: RoutingPlan | None) -> None:
         """The names allowed as label values (call again after a policy reload)."""
