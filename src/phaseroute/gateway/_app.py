@@ -31,8 +31,7 @@ from phaseroute.gateway._exchange import (
 )
 from phaseroute.gateway._gateway import Gateway
 from phaseroute.gateway._reload import install_sighup
-from phaseroute.gateway._ui import Dashboard
-from phaseroute.monitor import ProductionMonitor
+from phaseroute.gateway._ui import Dashboard, production_monitor
 from phaseroute.providers._tokens import approximate_tokens
 
 
@@ -101,8 +100,8 @@ def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
     async def metrics(request: Request) -> Response:
         if gateway.metrics is None:
             return _not_found(request)
-        monitor = gateway.served.router.observer
-        if isinstance(monitor, ProductionMonitor):
+        monitor = production_monitor(gateway.served.router)
+        if monitor is not None:
             gateway.metrics.observe_drift(monitor.status())
         content, content_type = gateway.metrics.render()
         return Response(content, 200, media_type=content_type)

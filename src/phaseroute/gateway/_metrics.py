@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from phaseroute.gateway._summary import CallSummary
-from phaseroute.monitor import PhaseStatus
 from phaseroute.policy import RoutingPlan
+
+if TYPE_CHECKING:
+    from phaseroute.monitor import PhaseStatus
 
 OTHER = "_other"
 NONE = ""

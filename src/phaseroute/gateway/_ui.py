@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -27,8 +28,10 @@ from phaseroute.gateway._access import AccessControl, Caller
 from phaseroute.gateway._budgets import Period
 from phaseroute.gateway._dashboard import AuditPanel, BudgetGauge, collect, render
 from phaseroute.gateway._gateway import Gateway
-from phaseroute.monitor import ProductionMonitor
 from phaseroute.runtime import Router
+
+if TYPE_CHECKING:
+    from phaseroute.monitor import ProductionMonitor
 
 _CHALLENGE = {"www-authenticate": 'Basic realm="phaseroute dashboard", charset="UTF-8"'}
 
@@ -45,6 +48,16 @@ def _with_basic_key(headers: Mapping[str, str]) -> dict[str, str]:
         out["x-api-key"] = decoded.partition(":")[2]
         del out["authorization"]
     return out
+
+
+def production_monitor(router: Router) -> ProductionMonitor | None:
+    """The router's production monitor when the policy asked for one. The monitor module
+    (and its statistics stack) is imported only then, so start-up does not pay for it."""
+    if router.observer is None:
+        return None
+    from phaseroute.monitor import ProductionMonitor  # noqa: PLC0415
+
+    return router.observer if isinstance(router.observer, ProductionMonitor) else None
 
 
 def _budgets(access: AccessControl, caller: Caller, router: Router) -> list[BudgetGauge]:
@@ -91,7 +104,7 @@ class Dashboard:
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
     def _page(self, router: Router, caller: Caller | None) -> str:
-        monitor = router.observer if isinstance(router.observer, ProductionMonitor) else None
+        monitor = production_monitor(router)
         access = self.gateway.access
         data = collect(
             router,
