@@ -245,7 +245,12 @@ class _Linter:
                     f"budgets are keyed by workflow: {', '.join(p.workflows)}",
                 )
                 continue
-            if budget.daily_usd is None and budget.monthly_usd is None and not budget.phases:
+            if (
+                budget.daily_usd is None
+                and budget.monthly_usd is None
+                and not budget.phases
+                and not self._limit_written(base)  # a bad written key is a schema error
+            ):
                 self.error(base, "a budget sets no limit", "give daily_usd, monthly_usd or phases")
             phases = p.workflows[wf_name].phases
             for ph_name, limit in budget.phases.items():
@@ -256,8 +261,21 @@ class _Linter:
                         f"unknown phase {ph_name!r} of workflow {wf_name!r}",
                         f"use one of: {', '.join(phases)}",
                     )
-                elif limit.daily_usd is None and limit.monthly_usd is None:
+                elif (
+                    limit.daily_usd is None
+                    and limit.monthly_usd is None
+                    and not self._limit_written(where)
+                ):
                     self.error(where, "a budget sets no limit", "give daily_usd or monthly_usd")
+
+    def _limit_written(self, base: tuple[str, ...]) -> bool:
+        """Whether the file writes any key (a limit, or a misspelt one the schema pass has
+        reported) under the budget at `base`."""
+        n = len(base)
+        return any(
+            len(path) == n + 1 and path[:n] == base and path[n] != "phases"
+            for path in self.src.positions
+        )
 
     def check_cycles(self, wf_name: str, wf: WorkflowConfig) -> None:
         state: dict[str, int] = {}  # 1 = on the stack, 2 = done

@@ -305,7 +305,7 @@ class BudgetLimit(Strict):
 class WorkflowBudget(BudgetLimit):
     """A workflow's budget and, under `phases`, budgets of its phases (checked by the gateway)."""
 
-    phases: dict[Name, BudgetLimit] = Field(default_factory=dict)
+    phases: dict[Name, BudgetLimit] = Field(default_factory=dict)  # budgets of single phases
 
 
 class Policy(Strict):
