@@ -16,7 +16,8 @@ are different branches, so callers and the CLI can treat them differently::
     │       ├── Unauthenticated            401: no key, or an unknown or revoked one
     │       ├── Forbidden                  403: the key may not use this workflow
     │       ├── BudgetExceeded             429: a key/workflow/phase budget is spent
-    │       └── PayloadTooLarge            413: the request body is over the limit
+    │       ├── PayloadTooLarge            413: the request body is over the limit
+    │       └── ModelNotFound              404: the model name names no phase or alias
     └── RuntimeFailure                 something failed while running; not the user's input
         ├── ProviderError              a model provider call failed (mapped from SDK errors)
         │   ├── RetryableProviderError     worth retrying: 429, 529, 5xx, timeouts, connection
@@ -169,6 +170,13 @@ class PayloadTooLarge(GatewayRefusal):
     error_type = "request_too_large"
 
 
+class ModelNotFound(GatewayRefusal):
+    """The requested model names no phase (`WORKFLOW/PHASE`) and matches no alias (404)."""
+
+    status = 404
+    error_type = "not_found_error"
+
+
 # --------------------------------------------------------------------------- run-time failures
 
 
@@ -261,11 +269,20 @@ class Attempt:
 class RoutingUnavailable(RuntimeFailure):
     """A phase could not get a model of its tier (and no degraded route is allowed)."""
 
-    def __init__(self, workflow: str, phase: str, tier: str, attempts: Sequence[Attempt]) -> None:
+    def __init__(
+        self,
+        workflow: str,
+        phase: str,
+        tier: str,
+        attempts: Sequence[Attempt],
+        errors: Sequence[ProviderError] = (),
+    ) -> None:
         self.workflow = workflow
         self.phase = phase
         self.tier = tier
         self.attempts = tuple(attempts)
+        # The provider errors behind the attempts, in order (e.g. for a gateway's status).
+        self.errors = tuple(errors)
         tried = "; ".join(f"{a.model} ({a.tier}): {a.error}" for a in self.attempts) or "none"
         super().__init__(
             f"{workflow}/{phase} could not be served at tier {tier!r} or above. "

@@ -124,10 +124,17 @@ def test_cost_markdown_never_wraps(
     monkeypatch.setenv("COLUMNS", "40")
     assert run(["cost", str(AML_POLICY), "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("|")]
-    assert rows
-    assert all(line.endswith("|") for line in rows)
-    assert len({line.replace("\\|", "").count("|") for line in rows}) == 1
+    tables: list[list[str]] = [[]]
+    for line in out.splitlines():
+        if line.startswith("|"):
+            tables[-1].append(line)
+        elif tables[-1]:
+            tables.append([])
+    tables = [t for t in tables if t]
+    assert tables
+    for rows in tables:  # each table's rows whole: one line each, the same cells
+        assert all(line.endswith("|") for line in rows)
+        assert len({line.replace("\\|", "").count("|") for line in rows}) == 1
 
 
 def test_usage_at_80_columns_keeps_names_and_columns(

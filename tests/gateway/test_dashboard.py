@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from phaseroute.costs import PriceBook
-from phaseroute.gateway._dashboard import AuditPanel, BudgetUse, DashboardData, collect, render
+from phaseroute.gateway._dashboard import AuditPanel, BudgetGauge, DashboardData, collect, render
 from phaseroute.policy import load_plan
 from phaseroute.runtime import Router, UsageLedger
 from phaseroute.testing.fake import FakeProvider, MemoryAuditTrail
@@ -71,7 +71,7 @@ def test_every_money_figure_has_a_currency_and_every_gap_a_unit() -> None:
             ("2026-11-29", Decimal("1.5"), Decimal("4")),
             ("2026-11-30", Decimal(2), Decimal(5)),
         ),
-        budgets=(BudgetUse("key ops", "day", Decimal(10), Decimal("12.5")),),
+        budgets=(BudgetGauge("key ops", "day", Decimal(10), Decimal("12.5")),),
         audit=AuditPanel(10, 10, 1, 8, "2026-11-30T10:00:00Z"),
     )
     page = render(data)

@@ -12,6 +12,7 @@ TOP = "plan-large"
 
 AGENT_POLICY = """
 version: 1
+audit: {{signing_key: env:PHASEROUTE_TEST_AUDIT_KEY}}   # tests inject the trail
 tiers: [economy, standard, frontier]
 providers:
   cheap: {cheap_provider}
@@ -56,7 +57,7 @@ def agent_policy(directory: Path, upstream: Upstream, cheap: str) -> Path:
     (directory / "key.txt").write_text("test-key")
     prices = {
         "anthropic": ("claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-1"),
-        "openai": ("gpt-4o-mini", "gpt-4o", "gpt-4.1"),
+        "openai": ("gpt-4o-mini", "gpt-4o", "gpt-4-turbo"),
     }
     cheap_price = prices[cheap][0]
     medium_price, top_price = prices[strong][1], prices[strong][2]

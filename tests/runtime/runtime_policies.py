@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from phaseroute.audit import generate_key_pair
+
 # Three tiers; the top tier has two models (so a failing primary can fall back within its
 # tier); screening is cheap with a JSON-schema escalation; drafting may degrade; the
 # interpretation phase is audited.
@@ -65,11 +67,13 @@ def wire_policy(
     (audit-recorded) and `wf/answer` (not recorded) are routed to model id `top`. `sdk` is
     "anthropic" or "openai"."""
     (directory / "key.txt").write_text(key)
+    generate_key_pair(directory, "audit", force=True)
     kind, url = (
         ("anthropic", base_url) if sdk == "anthropic" else ("openai_compat", base_url + "/v1")
     )
     text = f"""
 version: 1
+audit: {{signing_key: 'file:audit.key'}}
 tiers: [standard, frontier]
 providers:
   up: {{type: {kind}, api_key: 'file:key.txt', base_url: '{url}'}}

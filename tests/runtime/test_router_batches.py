@@ -20,6 +20,7 @@ from phaseroute.testing.upstream import Outcome, OutcomeKind, Upstream
 
 POLICY = """
 version: 1
+audit: {{signing_key: env:PHASEROUTE_TEST_AUDIT_KEY}}   # tests inject the trail
 tiers: [economy, frontier]
 providers:
   main: {main}

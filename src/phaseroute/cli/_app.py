@@ -34,8 +34,10 @@ def build_app() -> typer.Typer:
         demo_agent,
         drift,
         init,
+        keys,
         measure,
         policy,
+        serve,
         usage,
     )
 
@@ -56,6 +58,8 @@ def build_app() -> typer.Typer:
     measure.register(app)
     bench.register(app)
     audit.register(app)
+    serve.register(app)
+    keys.register(app)
     batch.register(app)
     drift.register(app)
     init.register(app)

@@ -6,9 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
+from phaseroute.cli._tables import Column, PhaserouteTable, new_table
 from phaseroute.costs import LEVERS, LeverCosts, LeverProjection
 
 _NAMES = {
@@ -33,25 +33,42 @@ def _money(value: Decimal) -> str:
 
 
 def _saving(c: LeverCosts, lever: str) -> str:
-    return f"{_usd(c.saving(lever))} ({_pct(c.saving_pct(lever))})"
+    saving = c.saving(lever)
+    if saving < 0:  # never printed as a saving
+        return f"costs {_usd(-saving)} more"
+    return f"{_usd(saving)} ({_pct(c.saving_pct(lever))})"
 
 
-def levers_table(p: LeverProjection) -> Table:
+def _cells(costed: bool, c: LeverCosts) -> list[str]:
+    """A row's figures; a workflow with no priced, costed phase is not summed as $0."""
+    if not costed:
+        return ["not costed"] * (len(LEVERS) + 1)
+    return [_usd(c.uniform_top), *(_saving(c, lever) for lever in LEVERS)]
+
+
+def levers_table(p: LeverProjection) -> PhaserouteTable:
     """Per workflow: what each lever saves per day against uniform top-tier use."""
-    t = Table(
-        title=f"Cost levers — saving per day against uniform {p.top_model}, each alone and "
-        "together",
-        title_justify="left",
+    t = new_table(
+        f"Cost levers — saving per day against uniform {p.top_model}, each alone and together",
+        [
+            Column("workflow", kind="name"),
+            Column(f"uniform\n{escape(p.top_model)}", justify="right", kind="number"),
+            *(
+                Column(
+                    _NAMES[lever],
+                    justify="right",
+                    kind="number",
+                    style="bold" if lever == "together" else None,
+                )
+                for lever in LEVERS
+            ),
+        ],
     )
-    t.add_column("workflow", no_wrap=True)
-    t.add_column(f"uniform\n{escape(p.top_model)}", justify="right")
-    for lever in LEVERS:
-        t.add_column(_NAMES[lever], justify="right", style="bold" if lever == "together" else None)
-    rows = [(w.workflow, w.daily) for w in p.workflows]
+    rows = [(w.workflow, bool(w.phases), w.daily) for w in p.workflows]
     if len(rows) > 1:
-        rows.append(("total", p.daily))
-    for name, c in rows:
-        t.add_row(escape(name), _usd(c.uniform_top), *(_saving(c, lever) for lever in LEVERS))
+        rows.append(("total", any(w.phases for w in p.workflows), p.daily))
+    for name, costed, c in rows:
+        t.add_row(escape(name), *_cells(costed, c))
     return t
 
 
@@ -118,12 +135,7 @@ def levers_markdown(p: LeverProjection) -> str:
         "|---|--:|--:|--:|--:|--:|",
     ]
     for w in p.workflows:
-        c = w.daily
-        out.append(
-            f"| {w.workflow} | {_usd(c.uniform_top)} | "
-            + " | ".join(_saving(c, lever) for lever in LEVERS)
-            + " |"
-        )
+        out.append(f"| {w.workflow} | " + " | ".join(_cells(bool(w.phases), w.daily)) + " |")
     out.append("")
     out.extend(f"- Batch price of `{m}`: {s}." for m, s in sorted(p.batch_sources.items()))
     return "\n".join(out)

@@ -105,9 +105,7 @@ def usage(
             Column("calls", justify="right", kind="number"),
             Column("escal-\nated", justify="right", kind="number"),
             Column("failed", justify="right", kind="number"),
-            Column("tokens\nin → out", justify="right", kind="number"),
-            Column("cached", justify="right", kind="number"),
-            Column("batch", justify="right", kind="number"),
+            Column("tokens\nin → out", justify="right", kind="number"),  # + cached share
             Column("cost", justify="right", kind="number"),
             Column("top-tier\ncost", justify="right", kind="number"),
             Column("saving", justify="right", kind="number"),
@@ -121,12 +119,11 @@ def usage(
             name = r.phase if single else f"{r.workflow}/{r.phase}"
         table.add_row(
             name,
-            f"{r.calls:,}",
+            f"{r.calls:,}" + (f"\n{r.batch_calls:,} batch" if r.batch_calls else ""),
             f"{r.escalated:,}",
             f"{r.unavailable + r.incomplete:,}",
-            f"{r.input_tokens:,}\n→ {r.output_tokens:,}",
-            _share(r.cached_share),
-            f"{r.batch_calls:,}",
+            f"{r.input_tokens:,}\n→ {r.output_tokens:,}"
+            + (f"\n{_share(r.cached_share)} cached" if r.cached_share else ""),
             _money(r.cost) + (f"\n+{r.unpriced} unpriced" if r.unpriced else ""),
             _money(r.counterfactual_cost),
             _saving(r.saving),

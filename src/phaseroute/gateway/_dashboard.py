@@ -46,7 +46,7 @@ class PhaseRow:
 
 
 @dataclass(frozen=True, slots=True)
-class BudgetUse:
+class BudgetGauge:
     """Spend against one budget in its current period."""
 
     scope: str  # e.g. "key ops-team", "workflow aml"
@@ -76,7 +76,7 @@ class DashboardData:
     phases: Sequence[PhaseRow]
     series: Sequence[tuple[str, Decimal, Decimal]]  # (period, routed cost, top-tier cost)
     production: Sequence[PhaseStatus] = ()
-    budgets: Sequence[BudgetUse] = ()
+    budgets: Sequence[BudgetGauge] = ()
     audit: AuditPanel | None = None
     notes: Sequence[str] = field(default_factory=tuple)
 
@@ -86,7 +86,7 @@ def collect(
     *,
     policy: str,
     monitor: ProductionMonitor | None = None,
-    budgets: Sequence[BudgetUse] = (),
+    budgets: Sequence[BudgetGauge] = (),
     audit: AuditPanel | None = None,
 ) -> DashboardData:
     """The figures, read from the router's plan, ledger and (when given) monitor."""
@@ -155,6 +155,15 @@ def _pct(part: Decimal, whole: Decimal) -> str:
 
 def _pt(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.1f} pt"
+
+
+def _when(stamp: str) -> str:
+    """An ISO-8601 time as a person reads it: ``2026-11-30 19:45 UTC``."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _saving_sentence(saving: Decimal, counterfactual: Decimal) -> str:
@@ -397,7 +406,7 @@ def _production_table(statuses: Sequence[PhaseStatus]) -> str:
     return f"<div class=scroll><table>{head}{''.join(body)}</table></div>"
 
 
-def _budgets(budgets: Sequence[BudgetUse]) -> str:
+def _budgets(budgets: Sequence[BudgetGauge]) -> str:
     if not budgets:
         return '<p class="empty">No budgets are configured.</p>'
     rows = []
@@ -430,7 +439,8 @@ def _audit(panel: AuditPanel | None) -> str:
         ("Records", f"{panel.records:,} (head at #{panel.head_seq:,})"),
         ("Signed checkpoints", "none yet" if not panel.checkpoints else
          f"{panel.checkpoints:,}, the last covering records up to #{panel.last_checkpoint_seq:,}"
-         + (f", signed {escape(panel.last_checkpoint_at)}" if panel.last_checkpoint_at else "")),
+         + (f", signed {escape(_when(panel.last_checkpoint_at))}" if panel.last_checkpoint_at
+            else "")),
         ("Coverage", signed),
         ("Last verification", escape(panel.last_verification or "not verified by this gateway")),
         ("Head published", escape(panel.head_published or "no witness configured")),

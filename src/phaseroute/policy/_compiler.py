@@ -48,9 +48,13 @@ def policy_hash(policy: Policy) -> str:
     order does not either. Any change of a value does.
     """
     data = policy.model_dump(mode="json", by_alias=True)
+    if not data.get("aliases"):
+        data.pop("aliases", None)  # policies without gateway aliases keep their earlier hash
     for wf in data["workflows"].values():
         for phase in wf["phases"].values():
             phase["feeds"] = sorted(set(phase["feeds"]))
+    if not data.get("budgets"):
+        data.pop("budgets", None)  # a policy without budgets keeps the hash it always had
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 

@@ -267,6 +267,49 @@ class _Linter:
                 "keep either route.per_item or route.tier/model with a justification",
             )
 
+    def check_budgets(self) -> None:
+        p = self.policy
+        for wf_name, budget in p.budgets.items():
+            base: tuple[str, ...] = ("budgets", wf_name)
+            if wf_name not in p.workflows:
+                self.error(
+                    base,
+                    f"unknown workflow {wf_name!r}",
+                    f"budgets are keyed by workflow: {', '.join(p.workflows)}",
+                )
+                continue
+            if (
+                budget.daily_usd is None
+                and budget.monthly_usd is None
+                and not budget.phases
+                and not self._limit_written(base)  # a bad written key is a schema error
+            ):
+                self.error(base, "a budget sets no limit", "give daily_usd, monthly_usd or phases")
+            phases = p.workflows[wf_name].phases
+            for ph_name, limit in budget.phases.items():
+                where = (*base, "phases", ph_name)
+                if ph_name not in phases:
+                    self.error(
+                        where,
+                        f"unknown phase {ph_name!r} of workflow {wf_name!r}",
+                        f"use one of: {', '.join(phases)}",
+                    )
+                elif (
+                    limit.daily_usd is None
+                    and limit.monthly_usd is None
+                    and not self._limit_written(where)
+                ):
+                    self.error(where, "a budget sets no limit", "give daily_usd or monthly_usd")
+
+    def _limit_written(self, base: tuple[str, ...]) -> bool:
+        """Whether the file writes any key (a limit, or a misspelt one the schema pass has
+        reported) under the budget at `base`."""
+        n = len(base)
+        return any(
+            len(path) == n + 1 and path[:n] == base and path[n] != "phases"
+            for path in self.src.positions
+        )
+
     def check_cycles(self, wf_name: str, wf: WorkflowConfig) -> None:
         state: dict[str, int] = {}  # 1 = on the stack, 2 = done
         stack: list[str] = []
@@ -326,6 +369,25 @@ class _Linter:
             "under a top-level `audit:` key (e.g. audit: {signing_key: file:keys/audit.key})",
         )
 
+    def check_aliases(self) -> None:
+        """Every gateway alias names a phase that exists."""
+        p = self.policy
+        for pattern, target in p.aliases.items():
+            workflow, phase_name = target.split("/", 1)
+            if workflow not in p.workflows:
+                self.error(
+                    ("aliases", pattern),
+                    f"alias {pattern!r} routes to unknown workflow {workflow!r}",
+                    f"use one of the workflows: {', '.join(p.workflows)}",
+                )
+            elif phase_name not in p.workflows[workflow].phases:
+                phases = p.workflows[workflow].phases
+                self.error(
+                    ("aliases", pattern),
+                    f"alias {pattern!r} routes to unknown phase {phase_name!r} of {workflow!r}",
+                    f"use one of: {', '.join(f'{workflow}/{n}' for n in phases)}",
+                )
+
     def check_metrics(self) -> None:
         """A missed_risk phase's evidence counts only on recall of positives (a warning:
         the phase is valid, it just stays on the strong tier whatever is measured)."""
@@ -355,6 +417,8 @@ def lint_policy(loaded: LoadedPolicy, unreadable: frozenset[str] = frozenset()) 
     linter.check_models(tiers)
     for wf_name, wf in loaded.policy.workflows.items():
         linter.check_workflow(wf_name, wf, tiers)
+    linter.check_aliases()
+    linter.check_budgets()
     linter.check_audit_key()
     linter.check_metrics()
     if not linter.problems:

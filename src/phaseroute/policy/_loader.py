@@ -280,6 +280,8 @@ def _describe(err: ErrorDetails, data: Any, source: SourceMap) -> Problem:
             fix = "name the secret's location, e.g. env:ANTHROPIC_API_KEY — never the secret"
         elif field_name == "function":
             fix = "write module:function, e.g. mypkg.checks:valid_alert"
+        elif path and path[0] == "aliases":
+            fix = 'write PATTERN: WORKFLOW/PHASE, e.g. "claude-opus-*": coding/planning'
         else:
             fix = "use letters, digits, '_', '-' or '.', starting with a letter or digit"
         return source.problem(path, f"{given!r} is not a valid value here", fix)

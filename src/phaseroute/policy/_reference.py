@@ -89,11 +89,13 @@ providers:
     api_key: env:ANTHROPIC_API_KEY
     base_url: https://api.anthropic.com
     timeout_s: 60
+    batch_discount: "0.5"
   vllm:
     type: openai_compat
     api_key: env:VLLM_API_KEY
     base_url: http://127.0.0.1:8000/v1
     timeout_s: 30
+    batch_discount: "0.5"
   recorded:
     type: replay
     outcomes: data/outcomes.jsonl
@@ -198,6 +200,14 @@ audit:
   checkpoint_seconds: 60
   record_all_phases: false
   redact: false
+  witness: /mnt/audit-witness
+aliases:
+  "claude-opus-*": disputes/decision
+budgets:
+  disputes:
+    daily_usd: "50.00"
+    phases:
+      decision: {daily_usd: "20.00", monthly_usd: "400.00"}
 """
 
 # What a field does, for fields whose declaration in _schema.py carries no comment.

@@ -18,6 +18,16 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
 SecretRef = Annotated[
     str, StringConstraints(pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", max_length=500)
 ]
+# A gateway alias: a glob over client model names, and the "WORKFLOW/PHASE" it routes to.
+AliasPattern = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9_.:@*?\[\]/-]+$", max_length=200)
+]
+PhaseRef = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=201
+    ),
+]
 FunctionRef = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", max_length=300)
 ]
@@ -295,6 +305,19 @@ class AuditConfig(Strict):
     witness: str | None = None
 
 
+class BudgetLimit(Strict):
+    """Spend limits in USD per UTC calendar day and month; at least one is given (lint)."""
+
+    daily_usd: Decimal | None = Field(default=None, gt=0)
+    monthly_usd: Decimal | None = Field(default=None, gt=0)
+
+
+class WorkflowBudget(BudgetLimit):
+    """A workflow's budget and, under `phases`, budgets of its phases (checked by the gateway)."""
+
+    phases: dict[Name, BudgetLimit] = Field(default_factory=dict)  # budgets of single phases
+
+
 class Policy(Strict):
     version: Literal[1]
     description: str = ""
@@ -306,3 +329,7 @@ class Policy(Strict):
     workflows: dict[Name, WorkflowConfig] = Field(min_length=1)
     database: str | None = None  # SQLite path (relative to the policy) or postgresql:// URL
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    # Gateway model aliases: a client's own model name (a glob such as `claude-opus-*`)
+    # -> "WORKFLOW/PHASE", so an unmodified client routes by phase. Checked by the linter.
+    aliases: dict[AliasPattern, PhaseRef] = Field(default_factory=dict)
+    budgets: dict[Name, WorkflowBudget] = Field(default_factory=dict)  # enforced by the gateway

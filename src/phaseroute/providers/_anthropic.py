@@ -36,6 +36,12 @@ from phaseroute.providers._http_errors import (
     stream_broken,
     transport_error,
 )
+from phaseroute.providers._passthrough import (
+    acomplete_native,
+    astream_native,
+    passes_through,
+    refuse_untranslatable,
+)
 from phaseroute.providers._secrets import Redactor
 from phaseroute.wire import anthropic as wire
 
@@ -252,6 +258,9 @@ class AnthropicProvider:
         return _response(message, request, self._name, started)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        if passes_through(request, "anthropic"):
+            return await acomplete_native(self._aclient(), request, **self._native_args())
+        refuse_untranslatable(request, "anthropic", self._name)
         started = time.perf_counter()
         try:
             message = await self._aclient().messages.create(**_params(request))
@@ -279,6 +288,11 @@ class AnthropicProvider:
         yield StreamEnd(state.finish())
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        if passes_through(request, "anthropic"):
+            async for event in astream_native(self._aclient(), request, **self._native_args()):
+                yield event
+            return
+        refuse_untranslatable(request, "anthropic", self._name)
         started = time.perf_counter()
         try:
             events = await self._aclient().messages.create(**_params(request), stream=True)
@@ -296,6 +310,14 @@ class AnthropicProvider:
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def _native_args(self) -> dict[str, Any]:
+        return {
+            "protocol": "anthropic",
+            "provider": self._name,
+            "sdk_errors": _SDK_ERRORS,
+            "map_error": _map_error,
+        }
 
     def _batch_error(self, e: Exception, model: str) -> ProviderError:
         """A batch call's SDK error, mapped (and cleaned) like a live call's."""

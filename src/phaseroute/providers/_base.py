@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from phaseroute.providers._native import NativeEvent
+
 Role = Literal["user", "assistant"]
 WireProtocol = Literal["anthropic", "openai"]
 
@@ -206,6 +208,17 @@ class NativeBody:
 
     protocol: WireProtocol
     body: Mapping[str, Any]
+    # Request headers to forward unchanged (e.g. anthropic-beta, anthropic-version).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # Why the body cannot be translated to the other protocol (None: it can). A provider of
+    # the other protocol then refuses the call instead of dropping what it cannot express.
+    untranslatable: str | None = None
+
+    def body_for(self, model: str) -> dict[str, Any]:
+        """The body to send upstream: the client's, with only `model` replaced."""
+        out = dict(self.body)
+        out["model"] = model
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +283,7 @@ class CompletionResponse:
     (see `STOP_REASONS`; partial answers carry an "incomplete" reason) and
     `stop_reason_raw` is the provider's own word. `model_reported` is the model the
     provider says served the call, which can differ from `model_requested` behind gateways
-    and aliases; both are kept. `native` is the raw wire response for passthrough.
+    and aliases; both are kept. `native` is the raw wire response body for passthrough.
     """
 
     text: str
@@ -288,7 +301,8 @@ class CompletionResponse:
     recorded_score: float | None = None
     content: tuple[ContentBlock, ...] = ()
     stop_reason_raw: str | None = None
-    native: Mapping[str, Any] | None = None
+    # The upstream's own response body, when the request was passed through natively.
+    native: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.content and self.text:
@@ -334,7 +348,7 @@ class StreamEnd:
     response: CompletionResponse
 
 
-StreamEvent = TextDelta | ToolCallDelta | ThinkingDelta | StreamEnd
+StreamEvent = TextDelta | ToolCallDelta | ThinkingDelta | StreamEnd | NativeEvent
 
 
 @runtime_checkable

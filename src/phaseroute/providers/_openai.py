@@ -36,6 +36,12 @@ from phaseroute.providers._http_errors import (
     transport_error,
 )
 from phaseroute.providers._openai_batch import OpenAIBatchAPI
+from phaseroute.providers._passthrough import (
+    acomplete_native,
+    astream_native,
+    passes_through,
+    refuse_untranslatable,
+)
 from phaseroute.providers._secrets import Redactor
 from phaseroute.wire import openai as wire
 
@@ -251,6 +257,9 @@ class OpenAICompatProvider:
         return self._response(completion, request, started)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        if passes_through(request, "openai"):
+            return await acomplete_native(self._aclient(), request, **self._native_args())
+        refuse_untranslatable(request, "openai", self._name)
         started = time.perf_counter()
         try:
             completion = await self._aclient().chat.completions.create(
@@ -282,6 +291,11 @@ class OpenAICompatProvider:
         yield StreamEnd(state.finish())
 
     async def astream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        if passes_through(request, "openai"):
+            async for event in astream_native(self._aclient(), request, **self._native_args()):
+                yield event
+            return
+        refuse_untranslatable(request, "openai", self._name)
         started = time.perf_counter()
         try:
             chunks = await self._aclient().chat.completions.create(**self._params(request, True))
@@ -302,6 +316,14 @@ class OpenAICompatProvider:
             except _SDK_ERRORS as e:
                 raise self._error(e, request, in_stream=True, request_id=state.request_id) from e
         yield StreamEnd(state.finish())
+
+    def _native_args(self) -> dict[str, Any]:
+        return {
+            "protocol": "openai",
+            "provider": self._name,
+            "sdk_errors": _SDK_ERRORS,
+            "map_error": _map_error,
+        }
 
     def _batch_error(self, e: Exception, model: str) -> ProviderError:
         """A batch call's SDK error, mapped (and cleaned) like a live call's."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from phaseroute.runtime._batches import BatchCollection, BatchHandle, BatchOutcome
 from phaseroute.runtime._clock import Clock, SystemClock
+from phaseroute.runtime._event_stream import AsyncRoutedEventStream
 from phaseroute.runtime._ledger import UsageLedger, UsageRecord, UsageTotals
 from phaseroute.runtime._plan_execute import (
     PlanExecution,
@@ -28,6 +29,7 @@ from phaseroute.runtime._stream import AsyncRoutedStream, RoutedStream
 from phaseroute.runtime._validators import Validator, Verdict, build_validator
 
 __all__ = [
+    "AsyncRoutedEventStream",
     "AsyncRoutedStream",
     "AttemptRecord",
     "BatchCollection",

@@ -146,6 +146,8 @@ def request_document(request: CompletionRequest) -> dict[str, Any]:
         doc["tools"] = [wire.tool_to_wire(t) for t in request.tools]
     if request.tool_choice is not None:
         doc["tool_choice"] = wire.tool_choice_to_wire(request.tool_choice)
+    if request.native is not None:  # a gateway client's own body, as it was sent upstream
+        doc["native"] = {"protocol": request.native.protocol, "body": request.native.body}
     return doc
 
 

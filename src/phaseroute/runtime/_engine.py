@@ -15,13 +15,14 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from phaseroute.audit import AuditEntry
 from phaseroute.costs import PriceBook
 from phaseroute.errors import Attempt, RequestError, RoutingUnavailable
 from phaseroute.policy import Basis, Kind, ModelChoice, PhaseDecision, RoutingPlan
-from phaseroute.providers._base import CompletionRequest, Provider
+from phaseroute.providers._base import CompletionRequest, Provider, Usage
 from phaseroute.runtime._accounting import (
     Accountant,
     AuditSink,
@@ -70,6 +71,7 @@ class Call:
     degraded: bool = False
     escalations: list[Escalation] = field(default_factory=list)
     validation: Validation | None = None
+    caller_key_id: str | None = None  # per call (the gateway's caller); else the router's
 
     @property
     def fallbacks(self) -> tuple[str, ...]:
@@ -215,7 +217,11 @@ class RoutingEngine:
             failed_model=first,
         )
         return RoutingUnavailable(
-            call.route.workflow, call.route.phase, call.route.tier, list(last.values())
+            call.route.workflow,
+            call.route.phase,
+            call.route.tier,
+            list(last.values()),
+            state.errors,
         )
 
     def _run(
@@ -328,7 +334,7 @@ class RoutingEngine:
             escalations=result.escalations,
             degraded=result.degraded,
             case_id=call.case_id,
-            caller_key_id=self.caller_key_id,
+            caller_key_id=call.caller_key_id or self.caller_key_id,
             price_version=self._accountant.price_version,
         )
 
@@ -453,6 +459,9 @@ class RoutingEngine:
             billed = await self._aserve(call, self._primary_chain(call.decision))
         except Exhausted:
             raise self._unavailable(call) from None
+        except asyncio.CancelledError:
+            self._cancelled(call)
+            raise
         billed = await self._aescalate(call, billed)
         result = self._finish(call, billed)
         return billed, self._observed(call, await self._aaudited(call, billed, result))
@@ -489,6 +498,56 @@ class RoutingEngine:
         self._decisions[key] = reverted
         self._routes[key] = _route(reverted, self.plan.policy_hash)
         return self._routes[key]
+
+    def estimate_cost(
+        self, workflow: str, phase: str, input_tokens: int, output_tokens: int
+    ) -> Decimal | None:
+        """What a call of the phase would cost on its primary model (None: no price known);
+        e.g. for a budget check before the call."""
+        model = self.plan.decision(workflow, phase).model
+        prices = self._accountant.prices
+        if prices is None:
+            return None
+        return prices.cost(model.name, Usage(input_tokens, output_tokens))
+
+    def _cancelled(self, call: Call) -> None:
+        """The caller went away (e.g. a gateway client disconnected) before the answer."""
+        self._accountant.record(
+            at=self.clock.now(),
+            decision=call.route,
+            billed=None,
+            outcome="cancelled",
+            attempts=len(call.state.attempts),
+            fell_back=len(call.state.tried) > 1,
+            degraded=call.degraded,
+            stream=call.stream,
+            latency_s=self.clock.monotonic() - call.state.started,
+            case_id=call.case_id,
+            failed_model=call.decision.model,
+        )
+
+    def _call_for_request(
+        self,
+        workflow: str,
+        phase: str,
+        request: CompletionRequest,
+        *,
+        case_id: str | None,
+        caller_key_id: str | None,
+        stream: bool,
+    ) -> Call:
+        """A call of a phase for a request built elsewhere (the gateway's wire translation)."""
+        route = self.decide(workflow, phase)
+        return Call(
+            decision=self.plan.decisions[(workflow, phase)],
+            route=route,
+            request=replace(request, model=""),
+            state=self._state(),
+            started_at=self.clock.now(),
+            case_id=case_id,
+            stream=stream,
+            caller_key_id=caller_key_id,
+        )
 
     def decide(self, workflow: str, phase: str) -> RouteDecision:
         """The decision for a phase, without calling anything."""

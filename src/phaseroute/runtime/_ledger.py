@@ -135,8 +135,9 @@ class UsageRecord:
     provider: str
     tier: str
     required_tier: str
-    # served | escalated (discarded) | incomplete | unavailable | shadow (a production
-    # comparison on the top tier: booked apart, never counted as routed traffic)
+    # served | escalated (discarded) | incomplete | unavailable | cancelled (the caller went
+    # away first) | shadow (a production comparison on the top tier: booked apart, never
+    # counted as routed traffic)
     outcome: str
     input_tokens: int
     output_tokens: int

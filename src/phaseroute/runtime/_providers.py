@@ -47,6 +47,10 @@ class LazyProvider:
                 built = self._built
         return built
 
+    def warm(self) -> None:
+        """Build the provider now (importing its SDK), so the first call does not wait."""
+        self._get()
+
     @property
     def built(self) -> Provider:
         """The provider itself (built now if it was not yet)."""

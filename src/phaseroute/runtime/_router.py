@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from phaseroute.costs import PriceBook
-from phaseroute.monitor import MonitorStore, ProductionMonitor
 from phaseroute.policy import load_plan
 from phaseroute.providers._base import CompletionRequest, Provider, ThinkingConfig
 from phaseroute.providers._batch import BatchStatus
@@ -25,6 +24,7 @@ from phaseroute.runtime._accounting import (
 )
 from phaseroute.runtime._batches import BatchCollection, BatchHandle, BatchRunner
 from phaseroute.runtime._engine import RoutingEngine
+from phaseroute.runtime._event_stream import AsyncRoutedEventStream
 from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.runtime._providers import (
     build_providers,
@@ -113,7 +113,10 @@ class Router(RoutingEngine):
         if any(
             p.shadow is not None for w in plan.policy.workflows.values() for p in w.phases.values()
         ):
-            # The policy asks for production checks: shadow calls and the drift watch.
+            # The policy asks for production checks: shadow calls and the drift watch. (The
+            # monitor loads the statistics stack, seconds of imports: only when asked for.)
+            from phaseroute.monitor import MonitorStore, ProductionMonitor  # noqa: PLC0415
+
             store = MonitorStore(open_engine(location if location is not None else ledger.url))
             ProductionMonitor(plan, store).attach(router)
         return router
@@ -321,6 +324,39 @@ class Router(RoutingEngine):
             ),
         )  # fmt: skip
         return AsyncRoutedStream(self, call)
+
+    async def acomplete_request(
+        self,
+        workflow: str,
+        phase: str,
+        request: CompletionRequest,
+        *,
+        case_id: str | None = None,
+        caller_key_id: str | None = None,
+    ) -> RoutedResponse:
+        """Route a request built elsewhere (e.g. translated from a wire protocol by the
+        gateway); `request.model` is ignored — the plan chooses. Cancelling the awaiting
+        task cancels the upstream call and records it in the ledger as cancelled."""
+        call = self._call_for_request(
+            workflow, phase, request, case_id=case_id, caller_key_id=caller_key_id, stream=False
+        )
+        return (await self._acomplete_call(call))[1]
+
+    def astream_request(
+        self,
+        workflow: str,
+        phase: str,
+        request: CompletionRequest,
+        *,
+        case_id: str | None = None,
+        caller_key_id: str | None = None,
+    ) -> AsyncRoutedEventStream:
+        """Stream a request built elsewhere, event by event; the final `StreamEnd` comes only
+        after the answer is recorded (see `AsyncRoutedEventStream`)."""
+        call = self._call_for_request(
+            workflow, phase, request, case_id=case_id, caller_key_id=caller_key_id, stream=True
+        )
+        return AsyncRoutedEventStream(self, call)
 
     # ------------------------------------------------------------------ batches
 

@@ -25,6 +25,7 @@ from phaseroute.providers._base import (
     CompletionResponse,
     Provider,
     StreamEnd,
+    StreamEvent,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
@@ -98,7 +99,8 @@ class _Base:
         self._parts: list[str] = []
         self._result: RoutedResponse | None = None
         self._started = False
-        self._gen: Iterator[Delta] | AsyncIterator[Delta] | None = None
+        self._gen: Iterator[Delta] | AsyncIterator[Delta] | AsyncIterator[StreamEvent] | None = None
+        self._serving: str | None = None
 
     @property
     def text(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -119,6 +120,13 @@ class UpstreamRequest:
     tools: tuple[str, ...] = ()  # names of the tools offered
     tool_results: tuple[ToolResult, ...] = ()  # results in the conversation, in order
     tool_choice: Any = None  # as sent
+    # The request exactly as it arrived: path (with query string) and body bytes.
+    path: str = ""
+    raw_body: bytes = field(default=b"", repr=False)
+
+    def json_body(self) -> Any:
+        """The body as the JSON the client sent."""
+        return json.loads(self.raw_body)
 
     @property
     def last_user_text(self) -> str:

@@ -321,6 +321,8 @@ class Upstream:
         request_id = "req_" + uuid.uuid4().hex[:24]
         headers = {k.lower(): v for k, v in handler.headers.items()}
         parsed = wire.parse(body, headers)
+        if not isinstance(parsed, str):
+            parsed = replace(parsed, path=handler.path, raw_body=handler.raw_body)
         if isinstance(parsed, str):
             outcome = Outcome(OutcomeKind.BAD_REQUEST)
             handler.send_error_body(wire, outcome, "", request_id, parsed)
@@ -437,6 +439,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    raw_body: bytes = b""
 
     def setup(self) -> None:
         super().setup()
@@ -465,6 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
+            self.raw_body = raw
             path = self.path.split("?", 1)[0]
             if self.server.upstream._batch_route(self, "POST", path, raw):
                 return

@@ -1,0 +1,661 @@
+"""The latency the gateway adds over calling a fast upstream directly, against LiteLLM's proxy.
+
+Open-loop load: request i is sent at t0 + i/rate whether or not earlier ones have
+finished, and its latency is measured from that scheduled instant (so a stalled server
+shows up as queueing, not as fewer requests: no coordinated omission). Per rate and mode
+(JSON and SSE streaming) the same load goes, interleaved, to
+
+* ``direct``   the upstream itself (the baseline of this run),
+* ``gateway``  ``phaseroute serve`` routing a phase without an audit record,
+* ``audited``  the same gateway routing an ``audit: true`` phase (record committed before
+  the answer is released),
+* ``litellm``  the LiteLLM proxy (``litellm[proxy]``) forwarding to the same upstream,
+
+all speaking OpenAI Chat Completions. "Added" is the gateway's percentile minus the
+direct percentile of the same rate and mode. Each server runs in its own process; the
+upstream is a minimal asyncio HTTP/1.1 server answering at once.
+
+LiteLLM is never a project dependency: give the ``litellm`` executable of its own
+environment, e.g.::
+
+    python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
+    python bench/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm
+
+    python bench/bench_gateway.py [--rates 100,500,1000] [--seconds 10] [--profile]
+
+``--profile`` runs the gateway under cProfile for one extra 500 req/s JSON run and prints
+where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pstats
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+PHASEROUTE = str(Path(sys.executable).parent / "phaseroute")  # the console script
+UPSTREAM_KEY = "sk-bench-upstream"
+TIMEOUT_S = 30.0  # a request unanswered by then counts as an error
+LITELLM_KEY = "sk-" + "0123456789abcdef" * 4  # the proxy's master key: it authenticates too
+
+# ----------------------------------------------------------------------------- the upstream
+
+_COMPLETION = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1767225600,
+    "model": "gpt-bench",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "The answer is 42."},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
+}
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None, usage: bool = False) -> bytes:
+    body: dict[str, object] = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1767225600,
+        "model": "gpt-bench",
+        "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = _COMPLETION["usage"]
+    data = b"data: " + json.dumps(body).encode() + b"\n\n"
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+_JSON_BODY = json.dumps(_COMPLETION).encode()
+_JSON_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_bench\r\n"
+    + f"content-length: {len(_JSON_BODY)}\r\n\r\n".encode()
+    + _JSON_BODY
+)
+_DONE = b"data: [DONE]\n\n"
+_SSE_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-request-id: req_bench\r\n"
+    b"transfer-encoding: chunked\r\n\r\n"
+    + _chunk({"role": "assistant", "content": ""})
+    + _chunk({"content": "The answer "})
+    + _chunk({"content": "is 42."})
+    + _chunk({}, finish="stop")
+    + _chunk({}, usage=True)
+    + f"{len(_DONE):x}\r\n".encode()
+    + _DONE
+    + b"\r\n0\r\n\r\n"
+)
+_MODELS_BODY = b'{"object":"list","data":[{"id":"gpt-bench","object":"model"}]}'
+_MODELS_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+    + f"content-length: {len(_MODELS_BODY)}\r\n\r\n".encode()
+    + _MODELS_BODY
+)
+
+
+class _UpstreamProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive, Content-Length bodies; answers each request at once."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            assert self.transport is not None
+            if head.startswith("GET"):
+                self.transport.write(_MODELS_RESPONSE)
+            elif b'"stream": true' in body or b'"stream":true' in body:
+                self.transport.write(_SSE_RESPONSE)
+            else:
+                self.transport.write(_JSON_RESPONSE)
+
+
+def run_upstream(port: int) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_UpstreamProtocol, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------- load
+
+
+class _Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+
+class Client:
+    """A minimal keep-alive HTTP/1.1 client with a connection pool (no third-party code in
+    the measuring loop, identical for every target)."""
+
+    def __init__(self, port: int, max_connections: int = 256) -> None:
+        self.port = port
+        self.idle: list[_Conn] = []
+        # requests beyond this wait for a connection; their latency still counts from the
+        # scheduled instant, so the wait is measured, not hidden
+        self.slots = asyncio.Semaphore(max_connections)
+
+    async def _conn(self) -> _Conn:
+        if self.idle:
+            return self.idle.pop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**20)
+        return _Conn(reader, writer)
+
+    async def post(self, path: str, body: bytes, headers: str) -> float:
+        """Send one request; return the instant its last byte arrived. A kept-alive
+        connection the server has closed meanwhile is replaced once, as any client does."""
+        async with self.slots:
+            reused = bool(self.idle)
+            conn = await self._conn()
+            try:
+                return await self._post(conn, path, body, headers)
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
+                conn.writer.close()
+                if not reused:
+                    raise
+                conn = _Conn(*await asyncio.open_connection("127.0.0.1", self.port, limit=2**20))
+                return await self._post(conn, path, body, headers)
+            except BaseException:
+                conn.writer.close()  # a timed-out or failed exchange never goes back to the pool
+                raise
+
+    async def _post(self, conn: _Conn, path: str, body: bytes, headers: str) -> float:
+        request = (
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n{headers}"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        conn.writer.write(request)
+        head = await conn.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        lowered = head.lower()
+        if b"content-length:" in lowered:
+            length = int(lowered.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            payload = await conn.reader.readexactly(length)
+        else:  # chunked
+            parts = []
+            while True:
+                size = int((await conn.reader.readuntil(b"\r\n")).strip(), 16)
+                parts.append(await conn.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            payload = b"".join(parts)
+        done = time.perf_counter()
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {payload[:300]!r}")
+        if b"connection: close" in lowered:
+            conn.writer.close()
+        else:
+            self.idle.append(conn)
+        return done
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.writer.close()
+        self.idle.clear()
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    port: int
+    model: str
+    headers: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    target: str
+    rate: int
+    stream: bool
+    sent: int
+    errors: int
+    achieved: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _body(model: str, stream: bool) -> bytes:
+    body: dict[str, object] = {
+        "model": model,
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "What is six times seven?"}],
+    }
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return json.dumps(body).encode()
+
+
+async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
+    client = Client(target.port)
+    body = _body(target.model, stream)
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors: list[str] = []
+    tasks = []
+
+    async def one(scheduled: float) -> None:
+        try:
+            done = await asyncio.wait_for(
+                client.post("/v1/chat/completions", body, target.headers), TIMEOUT_S
+            )
+            latencies.append(done - scheduled)
+        except Exception as e:  # counted and shown, never hidden
+            errors.append(f"{type(e).__name__}: {e}")
+
+    start = time.perf_counter() + 0.05
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    client.close()
+    if errors:
+        print(f"    {target.name}: {len(errors)} errors, first: {errors[0]}", file=sys.stderr)
+    ms = sorted(x * 1000 for x in latencies) or [float("nan")]
+    return Run(
+        target.name,
+        rate,
+        stream,
+        total,
+        len(errors),
+        len(latencies) / elapsed,
+        statistics.median(ms),
+        ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+    )
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}; see {log}")
+        with suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
+            if r.status < 500:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s; see {log}")
+
+
+@contextmanager
+def process(
+    argv: list[str], ready_url: str, log: Path, env: dict[str, str], timeout: float = 60
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_ready(ready_url, proc, timeout, log)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+BENCH_POLICY = """\
+version: 1
+tiers: [cheap, top]
+providers:
+  up: {{type: openai_compat, api_key: env:BENCH_UPSTREAM_KEY, base_url: "{base}/v1"}}
+models:
+  small:
+    provider: up
+    id: gpt-bench
+    tier: cheap
+    price: {{input_per_mtok: 1, output_per_mtok: 4}}
+  large:
+    provider: up
+    id: gpt-bench-large
+    tier: top
+    price: {{input_per_mtok: 5, output_per_mtok: 25}}
+controls:
+  review: {{description: a person reads the results}}
+workflows:
+  bench:
+    phases:
+      fast: {{kind: screening, catastrophic_error: throughput, caught_by: review}}
+      audited: {{kind: judgment, catastrophic_error: missed_risk, audit: true}}
+database: "{db}"
+"""
+
+LITELLM_CONFIG = """\
+model_list:
+  - model_name: gpt-bench
+    litellm_params:
+      model: openai/gpt-bench
+      api_base: "{base}/v1"
+      api_key: {key}
+litellm_settings:
+  telemetry: false
+  drop_params: true
+  turn_off_message_logging: true
+general_settings:
+  master_key: {master_key}
+  disable_spend_logs: true
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", default="10,100,500,1000")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--litellm", default=shutil.which("litellm"), help="litellm executable")
+    parser.add_argument("--profile", action="store_true", help="profile the gateway at 500/s")
+    parser.add_argument("--modes", default="json,stream")
+    parser.add_argument(
+        "--components", action="store_true", help="only time keys/budgets/metrics/logs/spans"
+    )
+    parser.add_argument("--postgres", help="postgresql:// URL for the budget timing")
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    modes = [m == "stream" for m in args.modes.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="phaseroute-bench-gateway-"))
+    if args.components:
+        _components(work, args.postgres)
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    env = {**os.environ, "BENCH_UPSTREAM_KEY": UPSTREAM_KEY, "LITELLM_LOG": "ERROR"}
+
+    up_port = free_port()
+    base = f"http://127.0.0.1:{up_port}"
+    upstream_argv = [sys.executable, __file__, "--upstream", str(up_port)]
+    policy = work / "phaseroute.yaml"
+    policy.write_text(BENCH_POLICY.format(base=base, db=(work / "bench.db").as_posix()))
+    gw_port = free_port()
+    gateway_argv = [
+        PHASEROUTE, "serve", str(policy), "--auth", "keys",
+        "--port", str(gw_port), "--log-level", "warning",
+    ]  # fmt: skip
+    key = _create_key(policy, env)
+    auth = f"authorization: Bearer {key}\r\n"
+
+    targets = [
+        Target("direct", up_port, "gpt-bench"),
+        Target("gateway", gw_port, "bench/fast", auth),
+        Target("audited", gw_port, "bench/audited", auth),
+    ]
+    results: list[Run] = []
+    with (
+        process(upstream_argv, f"{base}/v1/models", work / "upstream.log", env),
+        process(gateway_argv, f"http://127.0.0.1:{gw_port}/healthz", work / "gw.log", env),
+        _litellm(args.litellm, base, work, env) as litellm_port,
+    ):
+        if litellm_port is not None:
+            lite_auth = f"authorization: Bearer {LITELLM_KEY}\r\n"
+            targets.append(Target("litellm", litellm_port, "gpt-bench", lite_auth))
+        else:
+            print("LiteLLM: not run (no --litellm executable)", file=sys.stderr)
+        for t in targets:  # warm up every path (imports, connections, first rows)
+            asyncio.run(_load(t, 50, 1.0, False))
+            asyncio.run(_load(t, 50, 1.0, True))
+        for rate in rates:
+            for stream in modes:
+                for t in targets:  # interleaved: drift hits every target alike
+                    run = asyncio.run(_load(t, rate, args.seconds, stream))
+                    results.append(run)
+                    print(
+                        f"  {t.name:8} {rate:5}/s {'sse ' if stream else 'json'} "
+                        f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:8.2f} ms  "
+                        f"achieved {run.achieved:6.0f}/s  errors {run.errors}",
+                        file=sys.stderr,
+                    )
+    _report(results, rates, modes, [t.name for t in targets])
+    if args.profile:
+        _profile(upstream_argv, base, policy, gw_port, work, env, args.seconds)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _create_key(policy: Path, env: dict[str, str]) -> str:
+    """A gateway key for the load (the gateway runs with --auth keys, as in production)."""
+    out = subprocess.run(
+        [PHASEROUTE, "keys", "create", str(policy), "--name", "bench", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return str(json.loads(out)["key"])
+
+
+@contextmanager
+def _litellm(
+    executable: str | None, base: str, work: Path, env: dict[str, str]
+) -> Iterator[int | None]:
+    if not executable:
+        yield None
+        return
+    config = work / "litellm.yaml"
+    config.write_text(LITELLM_CONFIG.format(base=base, key=UPSTREAM_KEY, master_key=LITELLM_KEY))
+    port = free_port()
+    argv = [executable, "--config", str(config), "--port", str(port), "--num_workers", "1"]
+    with process(
+        argv, f"http://127.0.0.1:{port}/health/liveliness", work / "litellm.log", env, 180
+    ):
+        yield port
+
+
+def _report(results: list[Run], rates: list[int], modes: list[bool], names: list[str]) -> None:
+    by = {(r.target, r.rate, r.stream): r for r in results}
+    print("\n| rate | mode | direct p50 / p99 | " + " | ".join(
+        f"{n} added p50 / p99" for n in names if n != "direct"
+    ) + " |")  # fmt: skip
+    print("|---|---|---|" + "---|" * (len(names) - 1))
+    for rate in rates:
+        for stream in modes:
+            d = by[("direct", rate, stream)]
+            cells = [
+                f"{by[(n, rate, stream)].p50_ms - d.p50_ms:+.2f} / "
+                f"{by[(n, rate, stream)].p99_ms - d.p99_ms:+.2f} ms"
+                + (f" ({by[(n, rate, stream)].errors} err)" if by[(n, rate, stream)].errors else "")
+                + (
+                    f" [{by[(n, rate, stream)].achieved:.0f}/s]"
+                    if by[(n, rate, stream)].achieved < rate * 0.95
+                    else ""
+                )
+                for n in names
+                if n != "direct"
+            ]
+            print(
+                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {d.p50_ms:.2f} / {d.p99_ms:.2f} ms"
+                f" | " + " | ".join(cells) + " |"
+            )
+    if "litellm" in names:
+        print()
+        for rate in rates:
+            for stream in modes:
+                d = by[("direct", rate, stream)]
+                g = by[("gateway", rate, stream)].p99_ms - d.p99_ms
+                lite = by[("litellm", rate, stream)].p99_ms - d.p99_ms
+                ratio = g / lite if lite > 0 else float("nan")
+                print(
+                    f"{rate}/s {'SSE ' if stream else 'JSON'}: gateway p99 added / LiteLLM p99 "
+                    f"added = {ratio:.3f}"
+                )
+
+
+def _components(work: Path, postgres: str | None) -> None:
+    """Per-call cost of the operations components on the request path, in this process."""
+    import io
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from phaseroute.gateway._access import AccessControl
+    from phaseroute.gateway._keys import KeyStore
+    from phaseroute.gateway._logs import AccessLog
+    from phaseroute.gateway._metrics import GatewayMetrics
+    from phaseroute.gateway._summary import CallSummary
+    from phaseroute.gateway._telemetry import GatewayTelemetry
+    from phaseroute.policy import load_plan
+
+    def per_call_us(fn: object, n: int) -> float:
+        rounds = []
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()  # type: ignore[operator]
+            rounds.append((time.perf_counter() - t) / n * 1e6)
+        return statistics.median(rounds)
+
+    policy = work / "components.yaml"
+    policy.write_text(
+        BENCH_POLICY.format(base="http://127.0.0.1:9", db=(work / "c.db").as_posix())
+        + "budgets:\n  bench:\n    phases:\n      fast: {daily_usd: 1000000}\n"
+    )
+    plan = load_plan(policy)
+    store = KeyStore.open(work / "c.db")
+    secrets = [store.create(f"k{i}").secret for i in range(1000)]
+    store.close()
+    call = CallSummary(
+        protocol="openai", method="POST", path="/v1/chat/completions", status=200,
+        duration_s=0.0123, upstream_s=0.0101, request_id="r1", key_id="0123456789ab",
+        workflow="bench", phase="fast", tier="cheap", model="small", provider="openai_compat",
+        model_id="gpt-bench", model_reported="gpt-bench", input_tokens=12, output_tokens=6,
+        cost_usd=Decimal("0.000036"), policy_hash="ab" * 32,
+    )  # fmt: skip
+    rows = []
+    access = AccessControl.open(plan, work / "c.db", start=False)
+    headers = {"authorization": f"Bearer {secrets[500]}"}
+    rows.append(
+        ("authenticate (1,000 keys)", per_call_us(lambda: access.authenticate(headers), 20000))
+    )
+    caller = access.authenticate(headers)
+    rows.append(("authorize", per_call_us(lambda: access.authorize(caller, "bench"), 20000)))
+
+    lines = access.budget_lines(caller, "bench", "fast")
+
+    def budget_round_trip() -> None:  # what reserve/settle run on their worker thread
+        held = access.book.reserve(lines, Decimal("0.001"), datetime.now(UTC))
+        access.book.settle(held, Decimal("0.0008"))
+
+    rows.append(("budget reserve + settle (SQLite)", per_call_us(budget_round_trip, 200)))
+    access.close()
+    if postgres:
+        pg_access = AccessControl.open(plan, postgres, start=False)
+        store = KeyStore.open(postgres)
+        pg_secret = store.create("pg").secret
+        store.close()
+        pg_access.refresh()
+        pg_caller = pg_access.authenticate({"x-api-key": pg_secret})
+
+        pg_lines = pg_access.budget_lines(pg_caller, "bench", "fast")
+
+        def pg_round_trip() -> None:
+            held = pg_access.book.reserve(pg_lines, Decimal("0.001"), datetime.now(UTC))
+            pg_access.book.settle(held, Decimal("0.0008"))
+
+        rows.append(("budget reserve + settle (PostgreSQL)", per_call_us(pg_round_trip, 200)))
+        pg_access.close()
+    metrics = GatewayMetrics(plan)
+    rows.append(("metrics observe", per_call_us(lambda: metrics.observe(call), 20000)))
+    log = AccessLog(io.StringIO())
+    rows.append(("access log line", per_call_us(lambda: log.write(call), 20000)))
+    off = GatewayTelemetry()
+    rows.append(("span, tracing off", per_call_us(lambda: off.start({}).finish(call), 20000)))
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    on = GatewayTelemetry(provider)
+    rows.append(
+        ("span, tracing on (in-memory)", per_call_us(lambda: on.start({}).finish(call), 5000))
+    )
+    base = per_call_us(lambda: json.dumps(_COMPLETION), 20000)
+    print("\n| component (median of 5 rounds) | µs per call | × json.dumps of the answer |")
+    print("|---|---:|---:|")
+    print(f"| baseline: json.dumps of the upstream answer | {base:.1f} | 1.0 |")
+    for name, us in rows:
+        print(f"| {name} | {us:.1f} | {us / base:.1f} |")
+
+
+def _profile(
+    upstream_argv: list[str],
+    base: str,
+    policy: Path,
+    port: int,
+    work: Path,
+    env: dict[str, str],
+    seconds: float,
+) -> None:
+    out = work / "gateway.prof"
+    argv = [
+        sys.executable, "-m", "cProfile", "-o", str(out), PHASEROUTE, "serve",
+        str(policy), "--auth", "keys", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    auth = f"authorization: Bearer {_create_key(policy, env)}\r\n"
+    with (
+        process(upstream_argv, f"{base}/v1/models", work / "upstream2.log", env),
+        process(argv, f"http://127.0.0.1:{port}/healthz", work / "gw-prof.log", env),
+    ):
+        target = Target("gateway", port, "bench/fast", auth)
+        asyncio.run(_load(target, 50, 1.0, False))
+        run = asyncio.run(_load(target, 500, seconds, False))
+        print(f"\nprofiled run: p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms", file=sys.stderr)
+    stats = pstats.Stats(str(out))
+    print("\nwhere the gateway's time goes (cProfile, 500 req/s JSON, top 25 by own time):")
+    stats.sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--upstream":
+        run_upstream(int(sys.argv[2]))
+    else:
+        main()

@@ -1,0 +1,143 @@
+"""Health, readiness, the model listing in each protocol's shape, count_tokens, the
+x-phaseroute-* headers with audit sequence and cost, case ids into ledger and audit, and a
+policy reload with its hash change audited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import httpx2
+import pytest
+from conftest import Clients
+from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, serve, write_policy
+
+from phaseroute.audit import AuditTrail, records_for_case
+from phaseroute.testing import Upstream
+
+
+def test_health_readiness_and_head(gateway: Served) -> None:
+    assert httpx2.get(f"{gateway.url}/healthz").json() == {"status": "ok"}
+    ready = httpx2.get(f"{gateway.url}/readyz").json()
+    assert ready == {"status": "ready", "policy_hash": gateway.gateway.served.policy_hash}
+    head = httpx2.head(f"{gateway.url}/")
+    assert head.status_code == 200
+    assert head.content == b""
+
+
+def test_models_are_listed_in_each_protocols_shape(gateway: Served, clients: Clients) -> None:
+    ant = clients.anthropic(gateway.url)
+    ids = [m.id for m in ant.models.list()]
+    assert ids[:3] == ["coding/planning", "coding/execution", "coding/review"]
+    assert "claude-opus-*" in ids
+    oai = clients.openai(gateway.openai_url)
+    listed = oai.models.list()
+    assert [m.id for m in listed] == ids
+    assert all(m.owned_by == "phaseroute" for m in listed)
+
+
+def test_count_tokens_answers_for_a_phase(gateway: Served, clients: Clients) -> None:
+    ant = clients.anthropic(gateway.url)
+    counted = ant.messages.count_tokens(
+        model="claude-sonnet-5-2", messages=[{"role": "user", "content": "count these words"}]
+    )
+    assert counted.input_tokens > 0
+    with pytest.raises(anthropic.NotFoundError):
+        ant.messages.count_tokens(model="nope", messages=[{"role": "user", "content": "x"}])
+
+
+@pytest.fixture(scope="module")
+def priced(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A gateway whose policy prices its models and keeps a signed-off audit trail."""
+    directory = tmp_path_factory.mktemp("priced")
+    policy = write_policy(directory, upstream)
+    text = policy.read_text(encoding="utf-8")
+    text = text.replace(
+        "haiku: {provider: ant, id: claude-haiku-test, tier: cheap}",
+        "haiku: {provider: ant, id: claude-haiku-test, tier: cheap, "
+        "price: {input_per_mtok: 1, output_per_mtok: 5}}",
+    ).replace(
+        "opus: {provider: ant, id: claude-opus-test, tier: top}",
+        "opus: {provider: ant, id: claude-opus-test, tier: top, "
+        "price: {input_per_mtok: 5, output_per_mtok: 25}}",
+    )
+    policy.write_text(text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, UPSTREAM_KEY)
+        with serve(policy) as served:
+            yield served
+
+
+def test_headers_carry_cost_and_audit_sequence_and_the_case_reaches_ledger_and_audit(
+    priced: Served,
+) -> None:
+    response = httpx2.post(
+        f"{priced.url}/v1/messages",
+        json={
+            "model": "coding/review",
+            "max_tokens": 40,
+            "messages": [{"role": "user", "content": "review the change"}],
+        },
+        headers={"x-phaseroute-case": "CASE-7"},
+    )
+    assert response.status_code == 200
+    seq = int(response.headers["x-phaseroute-audit-seq"])
+    assert float(response.headers["x-phaseroute-cost-usd"]) > 0
+    assert response.headers["x-phaseroute-tier"] == "top"
+    router = priced.gateway.served.router
+    assert isinstance(router.audit, AuditTrail)
+    (record,) = records_for_case(router.audit.store, "CASE-7")
+    assert record.seq == seq
+    assert record.fields["phase"] == "review"
+    ledger = priced.ledger
+    assert ledger is not None
+    ledger.flush()
+    assert any(r["case_id"] == "CASE-7" for r in ledger.records())
+
+
+def test_a_reload_swaps_the_policy_and_audits_the_hash_change(
+    upstream: Upstream, tmp_path: Path, clients: Clients
+) -> None:
+    policy = write_policy(tmp_path, upstream)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, UPSTREAM_KEY)
+        with serve(policy) as served:
+            old = served.gateway.served.policy_hash
+            text = policy.read_text(encoding="utf-8")
+            policy.write_text(
+                text.replace('"gpt-4o*": support/answer', '"gpt-4o*": support/triage'),
+                encoding="utf-8",
+            )
+            before, after = asyncio.run_coroutine_threadsafe(
+                served.gateway.reload(), _loop(served)
+            ).result(30)
+            assert before == old
+            assert after != old
+            assert httpx2.get(f"{served.url}/readyz").json()["policy_hash"] == after
+            client = clients.openai(served.openai_url)
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+            )
+            assert raw.headers["x-phaseroute-phase"] == "support/triage"
+            assert raw.headers["x-phaseroute-policy-hash"] == after
+            audit = served.gateway.served.router.audit
+            assert isinstance(audit, AuditTrail)
+            with audit.store.snapshot() as snap:
+                bodies = [json.loads(r.body) for r in snap.records()]
+            reloads = [b for b in bodies if b["phase"] == "(policy reload)"]
+            assert reloads
+            assert reloads[-1]["policy_hash"] == after
+
+            # a policy that no longer compiles leaves the running one in place
+            policy.write_text(text.replace("tiers: [cheap, top]", "tiers: [cheap]"), "utf-8")
+            with pytest.raises(Exception, match="tiers"):
+                asyncio.run_coroutine_threadsafe(served.gateway.reload(), _loop(served)).result(30)
+            assert served.gateway.served.policy_hash == after
+
+
+def _loop(served: Served) -> asyncio.AbstractEventLoop:
+    """The event loop the served gateway runs on."""
+    return served.server.servers[0].get_loop()  # type: ignore[no-any-return]
