@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from phaseroute.bench import (
+    CERTIFIED,
+    CERTIFIED_WORKFLOW,
+    ITEM_BASELINE,
     KINDS,
     MEASURED,
     ORACLE,
@@ -35,7 +38,17 @@ def test_every_strategy_runs_with_the_strong_model_as_reference(result: BenchRes
     assert data.models[data.reference].name == "gpt-4-1106-preview"
     assert data.models[data.cheapest].name == "mistralai/Mixtral-8x7B-Instruct-v0.1"
     keys = [s.key for s in result.strategies]
-    assert keys == [UNIFORM_TOP, UNIFORM_CHEAPEST, MEASURED, KINDS, RANDOM, ORACLE]
+    assert keys == [
+        UNIFORM_TOP,
+        UNIFORM_CHEAPEST,
+        MEASURED,
+        KINDS,
+        RANDOM,
+        ORACLE,
+        CERTIFIED,
+        CERTIFIED_WORKFLOW,
+        ITEM_BASELINE,
+    ]
     assert all(s.ran and len(s.outcomes) == 2 for s in result.strategies)
     assert len(data.phases) == 57
 

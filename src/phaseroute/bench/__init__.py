@@ -1,6 +1,7 @@
 """The replay benchmark: phase routing by measurement against uniform, intuition, random and
-oracle routing, on any recorded-outcome file, decided on calibration items and reported on
-held-out ones over repeated seeded splits."""
+oracle routing, and certified per-item routing against a RouteLLM-style threshold, on any
+recorded-outcome file, decided on calibration items and reported on held-out ones over
+repeated seeded splits."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from phaseroute.bench._data import (
     parse_price,
 )
 from phaseroute.bench._evaluate import (
+    CERTIFIED,
+    CERTIFIED_WORKFLOW,
+    ITEM_BASELINE,
     KINDS,
     MEASURED,
     ORACLE,
@@ -39,6 +43,9 @@ from phaseroute.bench._strategies import (
 )
 
 __all__ = [
+    "CERTIFIED",
+    "CERTIFIED_WORKFLOW",
+    "ITEM_BASELINE",
     "KINDS",
     "MEASURED",
     "ORACLE",

@@ -72,6 +72,7 @@ class BenchData:
     cost_rule: str
     price_version: str
     notes: tuple[str, ...]
+    prompts: tuple[str, ...] = ()  # per item, for per-item predictors
 
     @property
     def priced(self) -> bool:
@@ -259,6 +260,7 @@ def load_bench_data(path: str | Path, options: PricingOptions | None = None) -> 
         cost_rule=cost_rule,
         price_version=book.version,
         notes=tuple(notes),
+        prompts=tuple(it.prompt for it in items),
     )
 
 

@@ -11,6 +11,12 @@ import numpy as np
 
 from phaseroute.bench._data import BenchData, IntArray
 from phaseroute.bench._floor import route_at_floor
+from phaseroute.bench._per_item import (
+    featurize_bench,
+    phase_exceedances,
+    route_per_item,
+    with_phase,
+)
 from phaseroute.bench._routing import PhaseRouting
 from phaseroute.bench._split import Split, split_items
 from phaseroute.bench._strategies import (
@@ -29,6 +35,10 @@ MEASURED = "measured"
 KINDS = "kinds"
 RANDOM = "random"
 ORACLE = "oracle"
+CERTIFIED = "certified_per_item"
+CERTIFIED_WORKFLOW = "certified_per_item_workflow"
+ITEM_BASELINE = "routellm_style"
+PER_ITEM = (CERTIFIED, CERTIFIED_WORKFLOW, ITEM_BASELINE)
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,18 @@ class BenchSettings:
     alpha: float = 0.05
     kinds: Mapping[str, Kind] | None = None
     kinds_source: str | None = None
+    per_item: bool = True  # run the per-item strategies (certified and RouteLLM-style)
+    max_loss: float | None = None  # ε of certified routing; default 1 − floor (or the margin)
+    delta: float | None = None  # δ of certified routing; default alpha
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
+        if self.max_loss is not None and not 0.0 < self.max_loss < 1.0:
+            problems.append(
+                Problem(f"--max-loss {self.max_loss:g} must be in (0, 1)", fix="e.g. 0.05")
+            )
+        if self.delta is not None and not 0.0 < self.delta < 0.5:
+            problems.append(Problem(f"--delta {self.delta:g} must be in (0, 0.5)", fix="e.g. 0.05"))
         if (self.floor is None) == (self.margin is None):
             problems.append(Problem("give either --floor or --margin", fix="e.g. --floor 0.95"))
         if self.floor is not None and not 0.0 < self.floor <= 1.0:
@@ -71,6 +90,18 @@ class BenchSettings:
     @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(range(self.seed, self.seed + self.repeats))
+
+    @property
+    def epsilon(self) -> float:
+        """ε of certified per-item routing (relative quality loss)."""
+        if self.max_loss is not None:
+            return self.max_loss
+        return 1.0 - self.floor if self.floor is not None else float(self.margin or 0.05)
+
+    @property
+    def risk(self) -> float:
+        """δ of certified per-item routing."""
+        return self.delta if self.delta is not None else self.alpha
 
 
 @dataclass(frozen=True)
@@ -100,6 +131,8 @@ class StrategyResult:
     description: str
     outcomes: tuple[Outcome, ...] = ()
     not_run: str | None = None  # why the strategy was not run
+    # per-item strategies: (phase × split pairs whose realised holdout loss exceeded ε, pairs)
+    exceeded: tuple[int, int] | None = None
 
     @property
     def ran(self) -> bool:
@@ -197,6 +230,34 @@ def _whole_file_suspicion(data: BenchData, alpha: float) -> list[str | None]:
     return out
 
 
+def _per_item_plans(settings: BenchSettings, ran: bool) -> tuple[StrategyResult, ...]:
+    eps, delta = settings.epsilon, settings.risk
+    why = None if ran else "per-item strategies not requested (or no prompts in the file)"
+    return (
+        StrategyResult(
+            CERTIFIED,
+            "certified per-item (per phase)",
+            f"per phase: predictor fit on half the calibration items, threshold certified on "
+            f"the other half by Learn-then-Test: P(phase loss > {eps:g}) ≤ {delta:g}",
+            not_run=why,
+        ),
+        StrategyResult(
+            CERTIFIED_WORKFLOW,
+            "certified per-item (workflow)",
+            f"one predictor (phase as a feature) and one threshold certified on the pooled "
+            f"calibration items: P(workflow loss > {eps:g}) ≤ {delta:g}",
+            not_run=why,
+        ),
+        StrategyResult(
+            ITEM_BASELINE,
+            "RouteLLM-style threshold",
+            "the workflow predictor, one threshold at the share of top-tier calls whose "
+            f"observed calibration loss just reaches {eps:g}; no guarantee",
+            not_run=why,
+        ),
+    )
+
+
 def run_bench(
     data: BenchData,
     settings: BenchSettings,
@@ -215,8 +276,14 @@ def run_bench(
         else f"per-phase non-inferiority within {100 * (settings.margin or 0):g} points"
     )
     outcomes: dict[str, list[Outcome]] = {
-        k: [] for k in (UNIFORM_TOP, UNIFORM_CHEAPEST, MEASURED, KINDS, RANDOM, ORACLE)
+        k: [] for k in (UNIFORM_TOP, UNIFORM_CHEAPEST, MEASURED, KINDS, RANDOM, ORACLE, *PER_ITEM)
     }
+    exceeded = {k: [0, 0] for k in PER_ITEM}
+    eps, delta = settings.epsilon, settings.risk
+    features = pooled_features = None
+    if settings.per_item and data.prompts:
+        features = featurize_bench(data.prompts)
+        pooled_features = with_phase(features, data)
     route_counts = np.zeros((len(data.phases), len(names)), dtype=np.int64)
     last: PhaseRouting | None = None
     kinds_routing = route_by_kinds(data, settings.kinds) if settings.kinds is not None else None
@@ -237,6 +304,29 @@ def run_bench(
         outcomes[RANDOM].append(_outcome(data, split, route_randomly(measured, seed)))
         oracle = route_oracle(data.scores[hold], data.decision_costs[hold], ref)
         outcomes[ORACLE].append(_outcome(data, split, oracle))
+        if features is not None and pooled_features is not None:
+            by_phase = route_per_item(
+                data, features, split.calibration, hold, max_loss=eps, delta=delta, seed=seed
+            )
+            pooled = route_per_item(
+                data,
+                pooled_features,
+                split.calibration,
+                hold,
+                max_loss=eps,
+                delta=delta,
+                seed=seed,
+                pooled=True,
+            )
+            for key, choice in (
+                (CERTIFIED, by_phase.certified),
+                (CERTIFIED_WORKFLOW, pooled.certified),
+                (ITEM_BASELINE, pooled.baseline),
+            ):
+                outcomes[key].append(_outcome(data, split, choice))
+                over, checked = phase_exceedances(data, hold, choice, eps)
+                exceeded[key][0] += over
+                exceeded[key][1] += checked
         if progress is not None:
             progress(done, settings.repeats)
 
@@ -266,6 +356,7 @@ def run_bench(
             "per-item oracle",
             "cheapest model scoring at least the reference on each item (upper bound)",
         ),
+        *_per_item_plans(settings, features is not None),
     )
     strategies = tuple(
         StrategyResult(
@@ -274,6 +365,7 @@ def run_bench(
             s.description,
             () if s.not_run else tuple(outcomes[s.key]),
             s.not_run,
+            tuple(exceeded[s.key]) if s.key in exceeded and not s.not_run else None,  # type: ignore[arg-type]
         )
         for s in plans
     )

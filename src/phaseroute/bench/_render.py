@@ -47,6 +47,23 @@ def held(result: BenchResult, s: StrategyResult) -> str:
     return f"{'yes' if k == n else 'no'} ({k}/{n})"
 
 
+def exceedance_lines(result: BenchResult) -> list[str]:
+    """For each per-item strategy: how often the realised holdout loss of a phase exceeded ε
+    (the certified guarantee says at most δ of the time, up to sampling error)."""
+    st = result.settings
+    lines: list[str] = []
+    for s in result.strategies:
+        if s.exceeded is None or not s.ran:
+            continue
+        over, checked = s.exceeded
+        share = over / checked if checked else 0.0
+        lines.append(
+            f"{s.label}: realised holdout loss above ε = {st.epsilon:g} in {over} of {checked} "
+            f"phase × split pairs ({100 * share:.1f}%; δ = {st.risk:g})"
+        )
+    return lines
+
+
 def headline(result: BenchResult) -> list[str]:
     """The lines every format starts with: the data, the reference, the rules."""
     d, st = result.data, result.settings
@@ -115,6 +132,9 @@ def as_json(result: BenchResult, plot: tuple[str, str] | None = None) -> dict[st
                 "saving": _spread(s, "saving"),
                 "top_share": _spread(s, "top_share"),
                 "floor_held": None if st.floor is None or not s.ran else s.floor_held(st.floor),
+                "phase_loss_exceeded": None
+                if s.exceeded is None
+                else {"pairs": s.exceeded[0], "of": s.exceeded[1], "epsilon": st.epsilon},
                 "per_seed": [
                     {
                         "seed": o.seed,
@@ -186,6 +206,10 @@ def markdown(result: BenchResult, plot: tuple[str, str] | None = None) -> str:
         )
     out.append("")
     out += [f"- **{s.label}**: {s.description}" for s in result.strategies]
+    exceeded = exceedance_lines(result)
+    if exceeded:
+        out += ["", "**Per-phase guarantee check** (holdout):", ""]
+        out += [f"- {line}" for line in exceeded]
     suspicious = [p for p in result.phases if p.suspicious]
     if suspicious:
         out += ["", "**Suspicious phases** (check the data before trusting any route):", ""]

@@ -79,6 +79,18 @@ def bench(
     output_tokens: Annotated[
         int, typer.Option(help="Assumed answer tokens where the file records no answer.")
     ] = 1,
+    max_loss: Annotated[
+        float | None,
+        typer.Option(help="ε of certified per-item routing (default: 1 − floor)."),
+    ] = None,
+    delta: Annotated[
+        float | None,
+        typer.Option(help="δ of certified per-item routing (default: alpha)."),
+    ] = None,
+    per_item: Annotated[
+        bool,
+        typer.Option(help="Run the per-item strategies (certified, RouteLLM-style)."),
+    ] = True,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     plot: Annotated[
         Path | None,
@@ -107,6 +119,9 @@ def bench(
         alpha=alpha,
         kinds=read_kinds(kinds) if kinds is not None else None,
         kinds_source=str(kinds) if kinds is not None else None,
+        per_item=per_item,
+        max_loss=max_loss,
+        delta=delta,
     )
     if output_tokens < 0:
         raise RequestError(f"--output-tokens {output_tokens} must be 0 or more")
@@ -184,7 +199,7 @@ def _saving_cell(found: tuple[float, float, float] | None) -> str:
 def render(result: object, files: tuple[str, str] | None) -> Group:
     """The strategy table with the data's headline, suspicious phases and notes."""
     from phaseroute.bench import BenchResult
-    from phaseroute.bench._render import headline, held, routed_summary
+    from phaseroute.bench._render import exceedance_lines, headline, held, routed_summary
 
     assert isinstance(result, BenchResult)
     table = new_table(
@@ -231,7 +246,8 @@ def render(result: object, files: tuple[str, str] | None) -> Group:
             + ("\n".join(f"  {line}" for line in routed) or "  no phase")
         )
     )
-    footer = [f"Note: {n}" for n in result.notes]
+    footer = [f"Guarantee check — {line}" for line in exceedance_lines(result)]
+    footer += [f"Note: {n}" for n in result.notes]
     footer += [f"  {s.label}: {s.description}" for s in result.strategies]
     if files is not None:
         footer.append(f"Plot: {files[0]} and {files[1]}")

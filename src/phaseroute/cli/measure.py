@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -112,6 +113,7 @@ def measure(
         write_reports,
     )
     from phaseroute.policy import compile_policy, load_policy, lock_path, write_lock
+    from phaseroute.policy._lock import PerItemLock, describe_per_item
     from phaseroute.recorded import read_recorded
 
     if (data is None) == (outcomes is None):
@@ -140,11 +142,19 @@ def measure(
         wf, ph, why = run.skipped[0]
         raise RequestError(f"{wf}/{ph} was not measured: {why}")
     lock_file = lock_path(policy)
-    write_lock(lock_file, merge_lock(lock_file, run, started))
+    lock = merge_lock(lock_file, run, started)
+    certified: list[tuple[str, str, PerItemLock]] = []
+    if outcomes is not None:
+        from phaseroute.measure._per_item import add_per_item
+
+        lock, certified = add_per_item(lock, tasks, loaded, seed=seed, when=started)
+    write_lock(lock_file, lock)
     reports = write_reports(run, report_dir or policy.resolve().parent, policy.stem)
     print_table(console, summary_table(run))
     for wf, ph, why in run.skipped:
         console.print(f"[yellow]not measured[/] {wf}/{ph}: {why}")
+    for wf, ph, entry in certified:
+        console.print(f"per-item {wf}/{ph}: {escape(describe_per_item(entry))}")
     elapsed = (datetime.now(UTC) - started).total_seconds()
     console.print(
         f"lock: {lock_file}\nreport: {', '.join(str(p) for p in reports)}\n"

@@ -21,7 +21,14 @@ from phaseroute.policy._lock import (
     read_lock,
     write_lock,
 )
-from phaseroute.policy._plan import Basis, ModelChoice, PhaseDecision, PhaseEvidence, RoutingPlan
+from phaseroute.policy._plan import (
+    Basis,
+    ItemRouting,
+    ModelChoice,
+    PhaseDecision,
+    PhaseEvidence,
+    RoutingPlan,
+)
 from phaseroute.policy._schema import DEEP_KINDS, CatastrophicError, Kind, PhaseConfig, Policy
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "Comparison",
     "DatasetRef",
     "Interval",
+    "ItemRouting",
     "Kind",
     "LoadedPolicy",
     "LockFile",

@@ -21,7 +21,15 @@ import rfc8785
 
 from phaseroute.policy._lint import Tiers, lint
 from phaseroute.policy._loader import LoadedPolicy
-from phaseroute.policy._plan import Basis, ModelChoice, PhaseDecision, PhaseEvidence, RoutingPlan
+from phaseroute.policy._lock import compared_models
+from phaseroute.policy._plan import (
+    Basis,
+    ItemRouting,
+    ModelChoice,
+    PhaseDecision,
+    PhaseEvidence,
+    RoutingPlan,
+)
 from phaseroute.policy._schema import (
     DEEP_KINDS,
     CatastrophicError,
@@ -100,7 +108,7 @@ class _Compiler:
             )
 
         ev = self.evidence.get((wf_name, name))
-        if ev is not None:
+        if ev is not None and ev.phase_measured:
             measured = self.apply_evidence(ev, ph, rule, tiers, reasons, warnings)
             if measured is not None:
                 model_name = measured
@@ -119,6 +127,11 @@ class _Compiler:
                     f"policy exception: audit phase routed below the top tier ({tiers.top!r}) "
                     "by override; a reviewer must sign this off"
                 )
+
+        per_item = self.per_item(ph, ev, models, reasons, warnings)
+        if per_item is not None:
+            tier, basis, model_name = tiers.top, Basis.measured, per_item[0]
+            rule = "per-item: certified"
 
         if basis is Basis.rule and tiers.rank(tier) < tiers.rank(tiers.top):
             warnings.append(
@@ -171,7 +184,44 @@ class _Compiler:
             volume=ph.volume,
             tokens_in=ph.tokens.input if ph.tokens else None,
             tokens_out=ph.tokens.output if ph.tokens else None,
+            per_item=None if per_item is None else per_item[1],
         )
+
+    def per_item(
+        self,
+        ph: PhaseConfig,
+        ev: PhaseEvidence | None,
+        models: dict[str, ModelChoice],
+        reasons: list[str],
+        warnings: list[str],
+    ) -> tuple[str, ItemRouting] | None:
+        """The reference model and the per-item routing, when the phase opted in and the
+        lock holds a usable certificate; otherwise a warning and the rules stand."""
+        if ph.route is None or ph.route.per_item is None or ph.audit:
+            return None
+        item = ev.per_item if ev is not None else None
+        why: str | None = None
+        if item is None:
+            why = "no per-item certificate in the lock file — run `phaseroute measure`"
+        elif item.stale:
+            why = f"the per-item certificate is stale: {item.stale} — re-run measure"
+        elif item.threshold is None:
+            why = f"nothing was certified: {item.summary}"
+        elif any(c not in models for c in item.candidates):
+            why = "the certificate names a model that is not in the catalogue — re-run measure"
+        if why is not None or item is None or item.threshold is None:
+            warnings.append(f"per-item routing requested but not used: {why}")
+            return None
+        reference, _ = compared_models(self.policy)
+        reasons.append(f"Per-item routing (certified): {item.summary}")
+        routing = ItemRouting(
+            threshold=item.threshold,
+            predictor=item.predictor,
+            candidates=tuple(models[c] for c in item.candidates),
+            max_loss=item.max_loss,
+            delta=item.delta,
+        )
+        return reference, routing
 
     def by_rules(
         self,

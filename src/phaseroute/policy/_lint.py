@@ -192,6 +192,10 @@ class _Linter:
         if route is None:
             return
         p = self.policy
+        if route.per_item is not None:
+            self.check_per_item(base, ph)
+            if route.tier is None and route.model is None and route.justification is None:
+                return
         if route.tier is None and route.model is None:
             self.error((*base, "route"), "a route needs a tier or a model", "add tier: or model:")
         if route.model is not None and not (route.model in p.models or self.dropped(route.model)):
@@ -233,6 +237,35 @@ class _Linter:
                     "a route override needs a justification",
                     "add justification: a sentence a reviewer can accept",
                 )
+
+    def check_per_item(self, base: tuple[str, ...], ph: PhaseConfig) -> None:
+        """Per-item routing: throughput phases; missed_risk only on recall; never audit."""
+        where = (*base, "route", "per_item")
+        route = ph.route
+        assert route is not None
+        if ph.audit:
+            self.error(
+                where,
+                "per-item routing is never allowed for an audit phase (rule 1: audit phases "
+                "stay on the top tier)",
+                "remove route.per_item, or set audit: false if this phase is not audited",
+            )
+        elif (
+            ph.catastrophic_error is CatastrophicError.missed_risk and ph.quality.metric != "recall"
+        ):
+            self.error(
+                where,
+                "per-item routing of a missed_risk phase needs its loss measured as recall on "
+                f"positives, not {ph.quality.metric}",
+                "set quality.metric: recall (with quality.positive_label), or remove "
+                "route.per_item",
+            )
+        if route.tier is not None or route.model is not None:
+            self.error(
+                where,
+                "per-item routing cannot be combined with a hand-chosen tier or model",
+                "keep either route.per_item or route.tier/model with a justification",
+            )
 
     def check_budgets(self) -> None:
         p = self.policy

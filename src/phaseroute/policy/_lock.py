@@ -23,6 +23,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from phaseroute._jsonl import read_jsonl_bytes
 from phaseroute.errors import LockFileError, Problem
 from phaseroute.policy._loader import LoadedPolicy, dotted
-from phaseroute.policy._plan import PhaseEvidence
+from phaseroute.policy._plan import PerItemEvidence, PhaseEvidence
 from phaseroute.policy._schema import Policy
 
 LOCK_FORMAT: Literal["phaseroute-lock/1"] = "phaseroute-lock/1"
@@ -104,6 +105,29 @@ class PhaseLock(_Lock):
     summary: str
 
 
+class PerItemLock(_Lock):
+    """A certified per-item threshold for one phase (`phaseroute.routing`), with its predictor
+    as plain JSON (hashed n-gram coefficients, never a pickle)."""
+
+    max_loss: float
+    delta: float
+    measured_at: str
+    measurement_sha256: str  # the phase's measurement hash plus ε and δ
+    dataset: DatasetRef
+    reference: str
+    candidates: tuple[str, ...]  # catalogue names, cheapest first
+    fit_items: int = Field(ge=0)
+    certification_items: int = Field(ge=0)
+    threshold: float | None  # None: nothing certified (see `refused`)
+    loss: float  # realised relative loss at the threshold on the certification items
+    p_value: float
+    cheap_share: float  # share of certification items routed below the top tier
+    refused: str | None = None
+    method: str
+    predictor_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    predictor: dict[str, Any]
+
+
 class LockFile(_Lock):
     """The whole lock file: workflows → phases → evidence."""
 
@@ -111,6 +135,7 @@ class LockFile(_Lock):
     policy_sha256: str
     updated_at: str
     workflows: dict[str, dict[str, PhaseLock]] = Field(default_factory=dict)
+    per_item: dict[str, dict[str, PerItemLock]] = Field(default_factory=dict)
 
     def phases(self) -> Iterable[tuple[str, str, PhaseLock]]:
         for wf, phases in sorted(self.workflows.items()):
@@ -208,7 +233,10 @@ def relative_to(path: Path, base: Path) -> str:
 
 
 def _rounded(value: object, key: str = "") -> object:
-    """Round to 6 decimals for a readable diff; interval ends round outward, never inward."""
+    """Round to 6 decimals for a readable diff; interval ends round outward, never inward.
+    A per-item predictor is kept exact: its hash is over its coefficients as they are."""
+    if key == "predictor":
+        return value
     if isinstance(value, float):
         if math.isfinite(value) and key == "lower":
             return math.floor(value * 1e6) / 1e6
@@ -419,6 +447,72 @@ def evidence_from_lock(
             stale=stale,
             suspicious=suspicious,
         )
+    return _with_per_item(out, lock, loaded, base)
+
+
+def per_item_hash(policy: Policy, workflow: str, phase: str) -> str:
+    """The phase's measurement hash extended with its per-item ε and δ."""
+    route = policy.workflows[workflow].phases[phase].route
+    settings = route.per_item.model_dump(mode="json") if route and route.per_item else None
+    data = {"measurement": measurement_hash(policy, workflow, phase), "per_item": settings}
+    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+
+
+def describe_per_item(entry: PerItemLock) -> str:
+    """The certificate in words, with the figures a reviewer checks."""
+    head = (
+        f"Per-item routing measured {entry.measured_at[:10]} on {entry.dataset.path} "
+        f"(sha256 {entry.dataset.sha256[:12]}): predictor {entry.predictor_sha256[:12]} fit on "
+        f"{entry.fit_items} items, threshold tested on {entry.certification_items} others"
+    )
+    if entry.threshold is None:
+        return f"{head}; nothing certified — {entry.refused or 'no threshold passed'}."
+    return (
+        f"{head}; threshold {entry.threshold:g} certified by {entry.method}: P(quality loss > "
+        f"{_pct(entry.max_loss)} of the top tier) ≤ {entry.delta:g}; on the certification "
+        f"items it sent {_pct(entry.cheap_share)} below the top tier and lost "
+        f"{_pct(entry.loss)} (p = {entry.p_value:.3g})."
+    )
+
+
+def _per_item_evidence(
+    lock: LockFile, loaded: LoadedPolicy, check: _DatasetCheck
+) -> dict[tuple[str, str], PerItemEvidence]:
+    from phaseroute.routing._predictor import ItemPredictor  # noqa: PLC0415
+
+    policy = loaded.policy
+    out: dict[tuple[str, str], PerItemEvidence] = {}
+    for wf, phases in sorted(lock.per_item.items()):
+        for name, entry in sorted(phases.items()):
+            if wf not in policy.workflows or name not in policy.workflows[wf].phases:
+                continue
+            stale: str | None = None
+            try:
+                predictor = ItemPredictor.from_json(entry.predictor)
+            except (ValueError, KeyError, TypeError) as e:
+                stale = f"the stored predictor cannot be read ({e})"
+                continue
+            if predictor.sha256 != entry.predictor_sha256:
+                stale = "the stored predictor does not match its hash (edited by hand?)"
+            try:
+                current = per_item_hash(policy, wf, name)
+            except StopIteration:
+                current = ""
+            if stale is None and current != entry.measurement_sha256:
+                stale = (
+                    "the phase's quality or per-item settings or the compared models changed "
+                    f"since it was measured on {entry.measured_at[:10]}"
+                )
+            stale = stale or check.stale(entry.dataset)
+            out[(wf, name)] = PerItemEvidence(
+                max_loss=entry.max_loss,
+                delta=entry.delta,
+                threshold=entry.threshold,
+                predictor=predictor,
+                candidates=entry.candidates,
+                summary=describe_per_item(entry),
+                stale=stale,
+            )
     return out
 
 
@@ -430,3 +524,23 @@ def load_evidence(loaded: LoadedPolicy) -> dict[tuple[str, str], PhaseEvidence]:
     if not path.is_file():
         return {}
     return evidence_from_lock(read_lock(path), loaded)
+
+
+def _with_per_item(
+    out: dict[tuple[str, str], PhaseEvidence], lock: LockFile, loaded: LoadedPolicy, base: Path
+) -> dict[tuple[str, str], PhaseEvidence]:
+    for key, item in _per_item_evidence(lock, loaded, _DatasetCheck(base)).items():
+        ev = out.get(key)
+        if ev is None:
+            out[key] = PhaseEvidence(
+                workflow=key[0],
+                phase=key[1],
+                metric="per-item",
+                summary=item.summary,
+                model=None,
+                per_item=item,
+                phase_measured=False,
+            )
+        else:
+            out[key] = replace(ev, per_item=item)
+    return out

@@ -10,6 +10,7 @@ from types import MappingProxyType
 
 from phaseroute.errors import Problem, RequestError
 from phaseroute.policy._schema import EscalationConfig, Kind, Policy
+from phaseroute.routing._predictor import ItemPredictor
 
 
 class Basis(StrEnum):
@@ -46,6 +47,41 @@ class PhaseEvidence:
     model: str | None
     stale: str | None = None
     suspicious: str | None = None
+    per_item: PerItemEvidence | None = None  # certified per-item routing, when measured
+    phase_measured: bool = True  # False: the lock holds only per-item evidence
+
+
+@dataclass(frozen=True, slots=True)
+class PerItemEvidence:
+    """A certified per-item threshold from the lock file (`phaseroute.routing`)."""
+
+    max_loss: float
+    delta: float
+    threshold: float | None  # None: nothing could be certified
+    predictor: ItemPredictor
+    candidates: tuple[str, ...]  # catalogue names, cheapest first (the predictor's order)
+    summary: str
+    stale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRouting:
+    """Per-item routing of a phase at run time: score each call, route by the threshold."""
+
+    threshold: float
+    predictor: ItemPredictor
+    candidates: tuple[ModelChoice, ...]  # cheapest first, aligned with the predictor's scores
+    max_loss: float
+    delta: float
+
+    def choose(self, text: str) -> tuple[ModelChoice | None, float]:
+        """The cheapest candidate whose priority clears the threshold (None: stay on the
+        phase's model) and the highest priority seen."""
+        scores = self.predictor.score(text)
+        for candidate, score in zip(self.candidates, scores, strict=True):
+            if score >= self.threshold:
+                return candidate, score
+        return None, max(scores, default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +110,7 @@ class PhaseDecision:
     volume: int
     tokens_in: int | None
     tokens_out: int | None
+    per_item: ItemRouting | None = None
 
     @property
     def key(self) -> tuple[str, str]:

@@ -173,6 +173,8 @@ workflows:
         kind: extraction
         catastrophic_error: throughput
         caught_by: analyst
+        route:
+          per_item: {max_loss: 0.05, delta: 0.05}
         quality: {scorer: {type: numeric, tolerance: 0.01, relative: true}}
         escalation:
           validator: {type: json_schema, schema: {type: object, required: [amount]}}
@@ -274,6 +276,10 @@ NOTES: dict[str, str] = {
     "RouteOverride.tier": "Route to this tier.",
     "RouteOverride.model": "Route to this model.",
     "RouteOverride.justification": "Why; mandatory. Shown in `explain` and in audit records.",
+    "RouteOverride.per_item": "Certified per-item routing instead of a hand-chosen route "
+    "(throughput phases; missed_risk only on recall; never audit). `measure` certifies it.",
+    "PerItemRoute.max_loss": "ε: the phase may score at most this share below the top tier.",
+    "PerItemRoute.delta": "δ: the chance the ε guarantee fails (over the certification draw).",
     "JsonSchemaValidator.type": "The answer must be JSON valid against a schema.",
     "JsonSchemaValidator.json_schema": "The JSON Schema (written under the key `schema`).",
     "RegexValidator.type": "The answer must match a regular expression.",

@@ -190,12 +190,22 @@ class QualityConfig(Strict):
     dataset: str | None = None  # labelled dataset for live measurement, relative to the policy
 
 
+class PerItemRoute(Strict):
+    """Certified per-item routing inside the phase: each call goes to the cheapest model whose
+    predicted chance of matching the top tier clears a threshold certified so that
+    P(the phase's relative quality loss > max_loss) ≤ delta (`phaseroute measure`)."""
+
+    max_loss: float = Field(gt=0, lt=1)  # ε: 0.05 = at most 5% below the top tier's score
+    delta: float = Field(default=0.05, gt=0, lt=0.5)  # δ: chance the guarantee fails
+
+
 class RouteOverride(Strict):
-    """A hand-chosen route. `justification` is mandatory (checked by the compiler)."""
+    """A hand-chosen route (`justification` is mandatory), or per-item routing."""
 
     tier: Name | None = None
     model: Name | None = None
     justification: str | None = None
+    per_item: PerItemRoute | None = None
 
 
 class JsonSchemaValidator(Strict):

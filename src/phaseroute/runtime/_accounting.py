@@ -116,6 +116,9 @@ class Accountant:
                 case_id=case_id,
                 request_id=response.request_id if response is not None else None,
                 batch=usage.batch,
+                item_predictor=decision.item.predictor_sha256 if decision.item else None,
+                item_score=decision.item.score if decision.item else None,
+                item_threshold=decision.item.threshold if decision.item else None,
             )
         )
 
@@ -184,7 +187,9 @@ def audit_entry(
         tier=billed.model.tier,
         rule=decision.rule,
         basis=decision.basis,
-        reasons=plan_decision.reasons,
+        reasons=plan_decision.reasons
+        if decision.item is None or decision.item.routed_to
+        else (*plan_decision.reasons, decision.item.reason()),
         policy_hash=decision.policy_hash,
         request=request_document(request),
         response_text=response.text,

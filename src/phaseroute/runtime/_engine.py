@@ -35,6 +35,7 @@ from phaseroute.runtime._ledger import UsageLedger
 from phaseroute.runtime._request import MessageLike, SystemLike, build_request
 from phaseroute.runtime._result import (
     Escalation,
+    ItemScore,
     RouteDecision,
     RoutedResponse,
     Validation,
@@ -75,6 +76,38 @@ class Call:
     @property
     def fallbacks(self) -> tuple[str, ...]:
         return tuple(self.state.tried[1:])
+
+
+def per_item_route(
+    decision: PhaseDecision, route: RouteDecision, request: CompletionRequest
+) -> tuple[PhaseDecision, RouteDecision]:
+    """Score the call with the phase's certified predictor and route it: to the cheapest
+    model whose score clears the threshold (falling back to the phase's own model and its
+    fallbacks, all at or above that tier), else unchanged. Either way the score is recorded."""
+    item = decision.per_item
+    assert item is not None
+    text = "\n".join(m.text for m in request.messages)
+    choice, score = item.choose(text)
+    routed_to = None if choice is None else choice.name
+    scored = ItemScore(item.predictor.sha256, score, item.threshold, routed_to)
+    if choice is None:
+        return decision, replace(route, item=scored)
+    chain = tuple(m for m in (decision.model, *decision.fallbacks) if m.name != choice.name)
+    routed = replace(
+        decision,
+        tier=choice.tier,
+        model=choice,
+        fallbacks=chain,
+        reasons=(*decision.reasons, scored.reason()),
+    )
+    return routed, replace(
+        route,
+        tier=choice.tier,
+        model=choice.name,
+        model_id=choice.model_id,
+        rule="per-item: certified",
+        item=scored,
+    )
 
 
 def _route(decision: PhaseDecision, policy_hash: str) -> RouteDecision:
@@ -447,7 +480,7 @@ class RoutingEngine:
         key = (workflow, phase)
         current = self._decisions[key]
         top = self.plan.top_model()
-        if current.model.rank >= top.rank:
+        if current.model.rank >= top.rank and current.per_item is None:
             return self._routes[key]
         reverted = replace(
             current,
@@ -460,6 +493,7 @@ class RoutingEngine:
             degrade_to=(),
             escalate_to=(),
             escalation=None,
+            per_item=None,  # a reverted phase stops routing items below the top tier too
         )
         self._decisions[key] = reverted
         self._routes[key] = _route(reverted, self.plan.policy_hash)
@@ -547,8 +581,11 @@ class RoutingEngine:
             metadata=metadata,
             **(options or {}),
         )
+        decision = self._decisions[(workflow, phase)]
+        if decision.per_item is not None:
+            decision, route = per_item_route(decision, route, request)
         return Call(
-            decision=self._decisions[(workflow, phase)],
+            decision=decision,
             route=route,
             request=request,
             state=self._state(),

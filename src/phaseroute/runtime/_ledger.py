@@ -87,6 +87,9 @@ usage_calls = Table(
     _metadata,
     *_v1_columns(),
     Column("batch", Boolean, nullable=False, server_default=false()),
+    Column("item_predictor", String(64)),
+    Column("item_score", Float),
+    Column("item_threshold", Float),
 )
 
 
@@ -101,9 +104,21 @@ def _add_batch(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE usage_calls ADD COLUMN batch BOOLEAN NOT NULL DEFAULT FALSE")
 
 
+def _add_item_columns(conn: Connection) -> None:
+    for name, kind in (
+        ("item_predictor", "VARCHAR(64)"),
+        ("item_score", "DOUBLE PRECISION"),
+        ("item_threshold", "DOUBLE PRECISION"),
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE usage_calls ADD COLUMN {name} {kind}")
+
+
 MIGRATIONS = (
     Migration(1, "usage_calls table", _create_v1),
     Migration(2, "usage_calls.batch: served by a provider's batch API", _add_batch),
+    Migration(
+        3, "usage_calls.item_*: per-item routing's predictor, score, threshold", _add_item_columns
+    ),
 )
 
 
@@ -140,6 +155,9 @@ class UsageRecord:
     case_id: str | None = None
     request_id: str | None = None
     batch: bool = False  # served by a provider's batch API (priced at batch rates)
+    item_predictor: str | None = None  # per-item routing: predictor hash, score, threshold
+    item_score: float | None = None
+    item_threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

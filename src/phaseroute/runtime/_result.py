@@ -27,6 +27,25 @@ class RouteDecision:
     rule: str
     basis: str
     policy_hash: str
+    item: ItemScore | None = None  # per-item routing: how this call was scored
+
+
+@dataclass(frozen=True, slots=True)
+class ItemScore:
+    """A per-item routed call: the predictor that scored it, its score and the threshold."""
+
+    predictor_sha256: str
+    score: float
+    threshold: float
+    routed_to: str | None  # the cheaper model it went to, None when it stayed on the top tier
+
+    def reason(self) -> str:
+        where = f"to {self.routed_to}" if self.routed_to else "kept on the top tier"
+        sign = "≥" if self.routed_to else "<"
+        return (
+            f"Per-item: predictor {self.predictor_sha256[:12]} scored {self.score:.4f} "
+            f"{sign} certified threshold {self.threshold:g}, {where}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,183 @@
+"""A certified routing threshold: Learn-then-Test with fixed-sequence testing.
+
+Angelopoulos, Bates, Candès, Jordan & Lei (2021), "Learn then Test: Calibrating predictive
+algorithms to achieve risk control". The router sends an item to the cheapest candidate whose
+predicted probability of doing as well as the top tier is at least λ; lower λ sends more
+items cheap. On certification items the predictor never saw, each λ of a fixed grid is
+tested in turn, from the most conservative (λ above 1: every item on the top tier) down, for
+the null "at λ the phase loses more than ε of the top tier's quality". Testing stops at the
+first λ whose null is not rejected at level δ; the last rejected λ is certified. Fixed-
+sequence testing needs no multiplicity correction, so
+
+    P( quality loss of the phase at the certified λ > ε ) ≤ δ
+
+over the draw of the certification items — provided they and the phase's future items are
+exchangeable (drawn from one distribution) and the predictor and the grid were fixed without
+looking at them.
+
+**Quality loss** is relative to the top tier, on scores normalised to 0..1 (any recorded
+scale is min–max mapped first): ``1 − E[s_routed] / E[s_top]``, where an item kept on the top
+tier scores ``s_top`` and an item routed to model m scores ``s_m``. It is what a benchmark's
+"quality ratio" measures (routed score ÷ top-tier score), so ε = 0.05 is a 95% floor. It is
+the mean of one bounded number per item, ``X = (1 − ε)·s_top − s_routed`` in [−1, 1]: the
+loss exceeds ε exactly when E[X] > 0. For recall on positives, the items are the positives.
+
+**The p-value** for "E[X] ≥ 0" is a betting one (Waudby-Smith & Ramdas 2023, JRSS-B 86(1)):
+a gambler starting with wealth 1 bets against the null on each item in a seeded order,
+``K_t = Π (1 − λ_t X_i)`` with a predictable bet ``λ_t`` in [0, 0.9] (the aGRAPA rule,
+``−μ̂/(σ̂² + μ̂²)`` from the items before t). Under the null K is a non-negative
+supermartingale, so by Ville's inequality ``p = 1 / max_t K_t`` is a valid p-value. It adapts
+to the variance of X (most items lose nothing), which is what lets a few hundred items
+certify a useful threshold; signed scores are used as they are, so an item on which the
+cheaper answer scored better counts in its favour.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+GRID = tuple(round(1.0 - k / 1000, 4) for k in range(1001))  # λ = 1.000, 0.999, …, 0.000
+KEEP = 2.0  # above every probability: the most conservative threshold (all on the top tier)
+BET_CAP = 0.9  # a bet never risks more than 90% of the wealth on one item
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The certified threshold of one phase and the figures that justify it."""
+
+    threshold: float  # route cheap when the candidate's probability ≥ threshold; KEEP: never
+    max_loss: float  # ε (relative quality loss)
+    delta: float  # δ
+    items: int  # certification items
+    loss: float  # realised relative quality loss at the threshold on the certification items
+    p_value: float  # betting p-value at the threshold (1 for KEEP)
+    cheap_share: float  # share of certification items routed below the top tier
+    tested: int  # thresholds tested (including the first that failed)
+    refused: str | None = None  # why nothing could be certified, when that is so
+
+    @property
+    def certified(self) -> bool:
+        return self.refused is None and self.threshold < KEEP
+
+
+def items_needed(max_loss: float, delta: float, top_mean: float) -> int:
+    """Fewest certification items that could certify anything even if every cheaper answer
+    matched the top tier's: each item then moves the wealth by at most ``1 + 0.9·ε·s̄_top``."""
+    gain = BET_CAP * max_loss * max(top_mean, 1e-9)
+    return math.ceil(math.log(1.0 / delta) / math.log1p(gain))
+
+
+def route(probabilities: FloatArray, threshold: float) -> IntArray:
+    """Per item, the cheapest candidate (column) with probability ≥ threshold, else -1."""
+    good = probabilities >= threshold
+    first: IntArray = np.where(good.any(axis=1), good.argmax(axis=1), -1).astype(np.int64)
+    return first
+
+
+def routed_scores(choice: IntArray, scores: FloatArray, top: FloatArray) -> FloatArray:
+    """Per item, the score of the chosen candidate, or the top tier's when kept there."""
+    rows = np.arange(choice.size)
+    picked: FloatArray = np.where(choice >= 0, scores[rows, np.maximum(choice, 0)], top)
+    return picked
+
+
+def _choices_on_grid(probabilities: FloatArray) -> IntArray:
+    """`route` at every grid threshold at once: items × grid, -1 for the top tier."""
+    grid = np.asarray(GRID)
+    # candidate c qualifies from the first grid index whose threshold is ≤ its probability
+    first = np.searchsorted(-grid, -probabilities, side="left")  # items × candidates
+    steps = np.arange(grid.size)[None, :]
+    chosen: IntArray = np.full((probabilities.shape[0], grid.size), -1, dtype=np.int64)
+    for c in reversed(range(probabilities.shape[1])):  # cheaper candidates overwrite dearer
+        chosen[steps >= first[:, [c]]] = c
+    return chosen
+
+
+def plug_in_threshold(
+    probabilities: FloatArray, scores: FloatArray, top: FloatArray, *, max_loss: float
+) -> float:
+    """The lowest grid threshold whose *observed* loss on these items is at most ε — how a
+    router is calibrated without a guarantee (a share of top-tier calls that looked enough)."""
+    if top.size == 0 or float(top.mean()) <= 0:
+        return KEEP
+    choices = _choices_on_grid(probabilities)
+    rows = np.arange(top.size)[:, None]
+    routed = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
+    loss = 1.0 - routed.mean(axis=0) / float(top.mean())
+    ok = np.flatnonzero(loss <= max_loss)
+    return GRID[int(ok[-1])] if ok.size else KEEP
+
+
+def betting_p_values(x: FloatArray) -> FloatArray:
+    """Per column of ``x`` (items × hypotheses, values in [−1, 1], rows in betting order),
+    the p-value of "E[X] ≥ 0" from the running wealth (module docstring)."""
+    n = x.shape[0]
+    if n == 0:
+        return np.ones(x.shape[1])
+    t = np.arange(n, dtype=np.float64)[:, None]
+    before = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)[:-1]])
+    mu = before / (t + 1.0)  # prior: one pseudo-item at 0
+    sq_before = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x * x, axis=0)[:-1]])
+    second = (0.25 + sq_before) / (t + 1.0)  # E[X²] estimate, prior 1/4
+    bet = np.clip(-mu / np.maximum(second, 1e-12), 0.0, BET_CAP)
+    log_wealth = np.cumsum(np.log1p(-bet * x), axis=0)
+    peak = np.maximum(log_wealth.max(axis=0), 0.0)
+    p: FloatArray = np.exp(-peak)
+    return p
+
+
+def certify(
+    probabilities: FloatArray,
+    scores: FloatArray,
+    top: FloatArray,
+    *,
+    max_loss: float,
+    delta: float,
+    seed: int = 0,
+) -> Certificate:
+    """Certify a threshold (module docstring).
+
+    ``probabilities``: items × candidates, from a predictor fit on other items;
+    ``scores``: items × candidates and ``top``: items, on 0..1.
+    """
+    n = top.size
+    top_mean = float(top.mean()) if n else 0.0
+    needed = items_needed(max_loss, delta, top_mean)
+    if n < needed or top_mean <= 0:
+        why = (
+            "the top tier scored 0 on every certification item: nothing to compare"
+            if n and top_mean <= 0
+            else f"{n} certification items cannot certify a loss of at most {max_loss:g} at "
+            f"δ = {delta:g}: even a perfect sample needs {needed} ({needed - n} more)"
+        )
+        return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 0, refused=why)
+    order = np.random.default_rng([seed, 0xCE27]).permutation(n)
+    probabilities, scores, top = probabilities[order], scores[order], top[order]
+    choices = _choices_on_grid(probabilities)  # items × grid
+    rows = np.arange(n)[:, None]
+    routed = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
+    x = (1.0 - max_loss) * top[:, None] - routed
+    p = betting_p_values(x)
+    failed = np.flatnonzero(p > delta)
+    last = int(failed[0]) if failed.size else len(GRID)
+    if last == 0:
+        return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 1)
+    j = last - 1
+    loss = 1.0 - float(routed[:, j].mean()) / top_mean
+    return Certificate(
+        threshold=GRID[j],
+        max_loss=max_loss,
+        delta=delta,
+        items=n,
+        loss=loss,
+        p_value=float(p[j]),
+        cheap_share=float(np.mean(choices[:, j] >= 0)),
+        tested=min(last + 1, len(GRID)),
+    )

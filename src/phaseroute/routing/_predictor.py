@@ -1,0 +1,143 @@
+"""The per-item predictor: for each cheaper model, will its answer score as well as the top
+tier's on this prompt? A logistic model over hashed n-grams and shape features.
+
+Fitting uses scikit-learn; scoring is plain Python over the stored coefficients, so the
+router needs neither scikit-learn nor numpy on the hot path, and the lock file holds plain
+JSON (bucket → weight), never a pickle. ``sha256`` names the exact coefficients that scored
+a call in the ledger and the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
+
+from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, bucket_stream, shape, words
+
+PREDICTOR_FORMAT = "phaseroute-item-predictor/1"
+
+
+@dataclass(frozen=True)
+class CandidateModel:
+    """Logistic coefficients for one cheaper model: P(its score ≥ the top tier's)."""
+
+    model: str
+    intercept: float
+    shape: tuple[float, ...]  # weights of the raw shape features, `SHAPE_FEATURES` order
+    weights: Mapping[int, float]  # bucket → weight of its presence (L2-normalised)
+    positives: float  # share of fit items on which it did as well
+    scale: float = 1.0  # median of (1 − p) / size over the fit items (see `ItemPredictor.score`)
+
+
+@dataclass(frozen=True)
+class ItemPredictor:
+    """Scores a prompt for every cheaper model, cheapest first (see the module docstring)."""
+
+    spec: HashingSpec
+    candidates: tuple[CandidateModel, ...]
+    fit_items: int
+    sha256: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", _digest(self.to_json()))
+
+    def score(self, text: str) -> tuple[float, ...]:
+        """Routing priority in (0, 1] per candidate, cheapest first: high when a miss is
+        unlikely *per unit of cost saved*, ``1 / (1 + (1 − p) / (size · scale))`` with p the
+        probability of doing as well as the top tier and size = words + 1 (what a cheaper
+        call saves grows with the prompt), so long items that are probably safe go first."""
+        tokens = words(text)
+        size = len(tokens) + 1.0
+        return tuple(
+            1.0 / (1.0 + (1.0 - p) / (size * c.scale))
+            for p, c in zip(self._probabilities(text, tokens), self.candidates, strict=True)
+        )
+
+    def probabilities(self, text: str) -> tuple[float, ...]:
+        """P(candidate scores as well as the top tier), per candidate, cheapest first."""
+        return self._probabilities(text, words(text))
+
+    def _probabilities(self, text: str, tokens: list[str]) -> tuple[float, ...]:
+        buckets = set(bucket_stream(tokens, self.spec))
+        norm = 1.0 / math.sqrt(len(buckets)) if buckets else 0.0
+        figures = shape(text, tokens)
+        out: list[float] = []
+        for c in self.candidates:
+            z = c.intercept + norm * sum(map(c.weights.get, buckets, repeat(0.0)))
+            z += sum(map(float.__mul__, c.shape, figures))
+            out.append(_sigmoid(z))
+        return tuple(out)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON: the hashing parameters and, per candidate, its non-zero coefficients."""
+        return {
+            "format": PREDICTOR_FORMAT,
+            "hashing": {"bits": self.spec.bits, "bigrams": self.spec.bigrams, "hash": "crc32"},
+            "shape_features": list(SHAPE_FEATURES),
+            "fit_items": self.fit_items,
+            "candidates": [
+                {
+                    "model": c.model,
+                    "intercept": c.intercept,
+                    "shape": list(c.shape),
+                    "positives": c.positives,
+                    "scale": c.scale,
+                    "weights": {str(b): w for b, w in sorted(c.weights.items())},
+                }
+                for c in self.candidates
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemPredictor:
+        """Rebuild a predictor from `to_json` output; ValueError names what is wrong."""
+        if data.get("format") != PREDICTOR_FORMAT:
+            raise ValueError(f"predictor format {data.get('format')!r} is not {PREDICTOR_FORMAT}")
+        hashing = data["hashing"]
+        if hashing.get("hash") != "crc32" or list(data["shape_features"]) != list(SHAPE_FEATURES):
+            raise ValueError("predictor uses features this version does not compute")
+        spec = HashingSpec(bits=int(hashing["bits"]), bigrams=bool(hashing["bigrams"]))
+        candidates = tuple(
+            CandidateModel(
+                model=str(c["model"]),
+                intercept=float(c["intercept"]),
+                shape=tuple(float(x) for x in c["shape"]),
+                weights={int(b): float(w) for b, w in c["weights"].items()},
+                positives=float(c["positives"]),
+                scale=float(c["scale"]),
+            )
+            for c in data["candidates"]
+        )
+        for c in candidates:
+            if len(c.shape) != len(SHAPE_FEATURES):
+                raise ValueError(
+                    f"{c.model}: {len(c.shape)} shape weights, expected {len(SHAPE_FEATURES)}"
+                )
+        return cls(spec=spec, candidates=candidates, fit_items=int(data["fit_items"]))
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def round_trip(predictor: ItemPredictor) -> ItemPredictor:
+    """The predictor as a lock file will hold it (coefficients through JSON)."""
+    return ItemPredictor.from_json(json.loads(json.dumps(predictor.to_json())))
+
+
+def candidate_names(predictor: ItemPredictor) -> Sequence[str]:
+    return tuple(c.model for c in predictor.candidates)

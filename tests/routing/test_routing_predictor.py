@@ -1,0 +1,68 @@
+"""The predictor: learns a signal carried by the prompt, survives the lock file's JSON
+exactly, and scores one call in pure Python the same as the batch path used to certify."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from routing_data import generate
+
+from phaseroute.routing import (
+    HashingSpec,
+    ItemPredictor,
+    feature_matrix,
+    fit_predictor,
+    predict_many,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[ItemPredictor, list[str], np.ndarray]:
+    prompts, scores = generate(900, 3, scale="fraction", seed=11)
+    spec = HashingSpec()
+    features = feature_matrix(prompts[:600], spec)
+    predictor = fit_predictor(features, scores[:600], 2, [0, 1], ("s", "m", "l"), spec)
+    return predictor, prompts[600:], scores[600:]
+
+
+def test_it_learns_which_prompts_the_cheaper_models_miss(
+    fitted: tuple[ItemPredictor, list[str], np.ndarray],
+) -> None:
+    predictor, prompts, _ = fitted
+    p = np.array([predictor.probabilities(t) for t in prompts])
+    tricky = np.array([t.startswith("tricky") for t in prompts])
+    assert p[~tricky, 0].mean() > p[tricky, 0].mean() + 0.2
+
+
+def test_the_json_round_trip_keeps_scores_and_hash(
+    fitted: tuple[ItemPredictor, list[str], np.ndarray],
+) -> None:
+    predictor, prompts, _ = fitted
+    again = ItemPredictor.from_json(json.loads(json.dumps(predictor.to_json())))
+    assert again.sha256 == predictor.sha256
+    assert [again.score(t) for t in prompts[:50]] == [predictor.score(t) for t in prompts[:50]]
+
+
+def test_one_call_scores_as_the_batch_path_does(
+    fitted: tuple[ItemPredictor, list[str], np.ndarray],
+) -> None:
+    predictor, prompts, _ = fitted
+    batch = predict_many(predictor, feature_matrix(prompts, predictor.spec))
+    single = np.array([predictor.score(t) for t in prompts])
+    np.testing.assert_allclose(single, batch, rtol=1e-9, atol=1e-12)
+
+
+def test_a_model_that_always_matches_gets_a_constant_predictor() -> None:
+    prompts, scores = generate(100, 2, seed=12)
+    scores[:, 0] = scores[:, 1]
+    spec = HashingSpec()
+    predictor = fit_predictor(feature_matrix(prompts, spec), scores, 1, [0], ("s", "l"), spec)
+    assert predictor.candidates[0].weights == {}
+    assert predictor.probabilities("anything at all")[0] == pytest.approx(101 / 102)
+
+
+def test_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="format"):
+        ItemPredictor.from_json({"format": "pickle"})
