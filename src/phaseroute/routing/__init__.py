@@ -4,20 +4,47 @@ threshold certified by Learn-then-Test bounds the phase's quality loss with prob
 
 from __future__ import annotations
 
-from phaseroute.routing._certify import (
-    GRID,
-    KEEP,
-    Certificate,
-    betting_p_values,
-    certify,
-    items_needed,
-    plug_in_threshold,
-    route,
-)
+import importlib
+from typing import TYPE_CHECKING
+
 from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, words
-from phaseroute.routing._fit import FeatureMatrix, feature_matrix, fit_predictor
-from phaseroute.routing._fit import priorities as predict_many
 from phaseroute.routing._predictor import CandidateModel, ItemPredictor
+
+if TYPE_CHECKING:
+    from phaseroute.routing._certify import (
+        GRID,
+        KEEP,
+        Certificate,
+        betting_p_values,
+        certify,
+        items_needed,
+        plug_in_threshold,
+        route,
+    )
+    from phaseroute.routing._fit import FeatureMatrix, feature_matrix, fit_predictor
+    from phaseroute.routing._fit import priorities as predict_many
+
+# Fitting and certifying need numpy, scipy and scikit-learn; scoring a call (the predictor,
+# which every policy load touches) needs none of them. Those names load on first use.
+_LAZY = {
+    **dict.fromkeys(
+        ("GRID", "KEEP", "Certificate", "betting_p_values", "certify", "items_needed",
+         "plug_in_threshold", "route"),
+        ("phaseroute.routing._certify", None),
+    ),
+    **dict.fromkeys(
+        ("FeatureMatrix", "feature_matrix", "fit_predictor"), ("phaseroute.routing._fit", None)
+    ),
+    "predict_many": ("phaseroute.routing._fit", "priorities"),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr or name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "GRID",
