@@ -7,7 +7,7 @@ docs/audit.md.
 """
 
 from phaseroute.audit._bundle import ExportSummary, export_bundle, verify_bundle
-from phaseroute.audit._entry import AuditEntry, AuditReceipt
+from phaseroute.audit._entry import AuditEntry, AuditReceipt, policy_event
 from phaseroute.audit._inspect import (
     AuditRecord,
     AuditStats,
@@ -64,6 +64,7 @@ __all__ = [
     "key_id",
     "load_public_key",
     "load_signing_key",
+    "policy_event",
     "prove_consistency",
     "prove_inclusion",
     "records_for_case",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -69,6 +69,54 @@ class AuditEntry:
         put("fallbacks", tuple(self.fallbacks))
         put("escalations", tuple(self.escalations))
         _check(self)
+
+
+def policy_event(
+    *,
+    workflow: str,
+    phase: str,
+    model_requested: str,
+    provider: str,
+    tier: str,
+    rule: str,
+    basis: str,
+    reasons: tuple[str, ...],
+    policy_hash: str,
+    event: Mapping[str, Any],
+    at: datetime,
+) -> AuditEntry:
+    """A record of something that changed routing (a reload, a drift revert) rather than a
+    call: no tokens, no cost, no answer; `event` (with its `event` name) says what and why."""
+    when = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return AuditEntry(
+        workflow=workflow,
+        phase=phase,
+        case_id=None,
+        model_requested=model_requested,
+        model_reported=None,
+        provider=provider,
+        tier=tier,
+        rule=rule,
+        basis=basis,
+        reasons=reasons,
+        policy_hash=policy_hash,
+        request=event,
+        response_text="",
+        redact=False,
+        input_tokens=0,
+        output_tokens=0,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        cost=None,
+        price_version=None,
+        started_at=when,
+        first_token_at=None,
+        finished_at=when,
+        latency_s=0.0,
+        stop_reason=None,
+        stream_complete=True,
+        request_id=None,
+    )
 
 
 @dataclass(frozen=True)

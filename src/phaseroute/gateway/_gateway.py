@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from phaseroute.audit import AuditEntry
+from phaseroute.audit import policy_event
 from phaseroute.gateway._access import AccessControl
 from phaseroute.gateway._logs import AccessLog
 from phaseroute.gateway._metrics import GatewayMetrics
@@ -182,36 +182,19 @@ class Gateway:
         """Record the policy change in the audit trail, where the policy keeps one."""
         if router.audit is None:
             return
-        now = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
         router.audit.append(
-            AuditEntry(
+            policy_event(
                 workflow="(gateway)",
                 phase="(policy reload)",
-                case_id=None,
                 model_requested="(none)",
-                model_reported=None,
                 provider="(gateway)",
                 tier="(none)",
                 rule="policy reload",
                 basis="reload",
                 reasons=(f"policy hash {old_hash} -> {new_hash}",),
                 policy_hash=new_hash,
-                request={"event": "policy_reload", "old_policy_hash": old_hash},
-                response_text="",
-                redact=False,
-                input_tokens=0,
-                output_tokens=0,
-                cache_read_tokens=0,
-                cache_write_tokens=0,
-                cost=None,
-                price_version=None,
-                started_at=now,
-                first_token_at=None,
-                finished_at=now,
-                latency_s=0.0,
-                stop_reason=None,
-                stream_complete=True,
-                request_id=None,
+                event={"event": "policy_reload", "old_policy_hash": old_hash},
+                at=datetime.now(tz=UTC),
             )
         )
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from phaseroute.audit import AuditEntry
+from phaseroute.audit import policy_event
 from phaseroute.monitor._drift import PhaseWatch, WatchSnapshot
 from phaseroute.monitor._scoring import PairScorer
 from phaseroute.monitor._store import DriftEvent, MonitorStore, ShadowPair
@@ -314,36 +314,19 @@ class ProductionMonitor:
         sink = router.audit
         if sink is None:
             return None
-        at = event.recorded_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
         evidence = _payload(event, state.routed_model, self._top.name)
-        entry = AuditEntry(
+        entry = policy_event(
             workflow=event.workflow,
             phase=event.phase,
-            case_id=None,
             model_requested=self._top.model_id,
-            model_reported=None,
             provider=self._top.provider,
             tier=self._top.tier,
             rule="drift revert",
             basis="measured",
             reasons=(_reason(event),),
             policy_hash=event.policy_hash,
-            request={"event": "policy.drift_revert", "evidence": evidence},
-            response_text="",
-            redact=False,
-            input_tokens=0,
-            output_tokens=0,
-            cache_read_tokens=0,
-            cache_write_tokens=0,
-            cost=None,
-            price_version=None,
-            started_at=at,
-            first_token_at=None,
-            finished_at=at,
-            latency_s=0.0,
-            stop_reason=None,
-            stream_complete=True,
-            request_id=None,
+            event={"event": "policy.drift_revert", "evidence": evidence},
+            at=event.recorded_at,
         )
         try:
             return sink.append(entry).sequence
