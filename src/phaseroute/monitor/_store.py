@@ -143,41 +143,30 @@ class MonitorStore:
         except SQLAlchemyError as e:
             raise StorageError(f"could not write to {table.name}: {e}") from e
 
+    def _rows(self, table: Table, policy_hash: str | None) -> list[dict[str, object]]:
+        """A table's rows in insertion order (of one policy hash, when given), without ids
+        and with times parsed."""
+        query = select(table).order_by(table.c.id)
+        if policy_hash is not None:
+            query = query.where(table.c.policy_hash == policy_hash)
+        try:
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(query)]
+        except SQLAlchemyError as e:
+            raise StorageError(f"could not read {table.name}: {e}") from e
+        for row in rows:
+            del row["id"]
+            stamp = datetime.strptime(str(row["recorded_at"]), TIME_FORMAT)
+            row["recorded_at"] = stamp.replace(tzinfo=UTC)
+        return rows
+
     def pairs(self, policy_hash: str | None = None) -> Iterator[ShadowPair]:
         """Pairs in the order they were recorded (of one policy hash, when given)."""
-        t = shadow_pairs.c
-        query = select(shadow_pairs).order_by(t.id)
-        if policy_hash is not None:
-            query = query.where(t.policy_hash == policy_hash)
-        try:
-            with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(query)]
-        except SQLAlchemyError as e:
-            raise StorageError(f"could not read shadow pairs: {e}") from e
-        for row in rows:
-            del row["id"]
-            row["recorded_at"] = datetime.strptime(str(row["recorded_at"]), TIME_FORMAT).replace(
-                tzinfo=UTC
-            )
+        for row in self._rows(shadow_pairs, policy_hash):
             cost = row["shadow_cost"]
             row["shadow_cost"] = None if cost is None else Decimal(str(cost))
-            yield ShadowPair(**row)
+            yield ShadowPair(**row)  # type: ignore[arg-type]
 
     def events(self, policy_hash: str | None = None) -> list[DriftEvent]:
-        t = drift_events.c
-        query = select(drift_events).order_by(t.id)
-        if policy_hash is not None:
-            query = query.where(t.policy_hash == policy_hash)
-        try:
-            with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(query)]
-        except SQLAlchemyError as e:
-            raise StorageError(f"could not read drift events: {e}") from e
-        out = []
-        for row in rows:
-            del row["id"]
-            row["recorded_at"] = datetime.strptime(str(row["recorded_at"]), TIME_FORMAT).replace(
-                tzinfo=UTC
-            )
-            out.append(DriftEvent(**row))
-        return out
+        """Alarms and reverts in the order they were raised."""
+        return [DriftEvent(**row) for row in self._rows(drift_events, policy_hash)]  # type: ignore[arg-type]
