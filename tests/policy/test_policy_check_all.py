@@ -223,3 +223,18 @@ def test_missed_risk_phase_on_recall_is_quiet() -> None:
     phase(data, "decide")["quality"] = {"metric": "recall", "positive_label": "risky"}
     plan = compile_policy(load_policy_text(dump(data)))
     assert plan.notices == ()
+
+
+# ------------------------------------------------------------------ numbers that are not numbers
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_infinite_or_nan_numbers_are_located_errors(value: str) -> None:
+    text = dump(base()).replace("type: anthropic", f"type: anthropic\n    timeout_s: {value}", 1)
+    with pytest.raises(PolicyError) as info:
+        compile_policy(load_policy_text(text, file="policy.yaml"))
+    (problem,) = info.value.problems
+    assert problem.path == "providers.p.timeout_s"
+    assert problem.line
+    assert problem.fix
+    assert "finite" in problem.message + problem.fix

@@ -78,7 +78,7 @@ CASES: list[tuple[str, Mutation, str, str, str]] = [
         "margin out of range",
         _set(f"{PH}.screen.quality", {"margin": 3}),
         f"{PH}.screen.quality.margin",
-        "less than or equal",
+        "at most 1",
         "margin",
     ),
     (

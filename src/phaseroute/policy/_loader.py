@@ -243,6 +243,16 @@ def data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
     return tuple(out)
 
 
+# Numeric bounds from the schema, said as what to write.
+_BOUNDS = {
+    "finite_number": "a finite number (not .inf or .nan)",
+    "greater_than": "a number greater than {gt}",
+    "greater_than_equal": "a number of at least {ge}",
+    "less_than": "a number less than {lt}",
+    "less_than_equal": "a number of at most {le}",
+}
+
+
 def _describe(err: ErrorDetails, data: Any, source: SourceMap) -> Problem:
     loc = err["loc"]
     path = data_path(data, loc)
@@ -285,6 +295,11 @@ def _describe(err: ErrorDetails, data: Any, source: SourceMap) -> Problem:
         else:
             fix = "use letters, digits, '_', '-' or '.', starting with a letter or digit"
         return source.problem(path, f"{given!r} is not a valid value here", fix)
+    if kind in _BOUNDS:
+        want = _BOUNDS[kind].format(**err.get("ctx", {}))
+        return source.problem(
+            path, f"{given!r} is not allowed here: it must be {want}", f"write {want}"
+        )
     if kind == "too_short":
         return source.problem(path, err["msg"].replace("List", "list"), "add the missing entries")
     type_names = {
