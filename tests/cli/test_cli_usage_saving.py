@@ -35,4 +35,5 @@ def test_calls_that_cost_more_than_the_top_tier_are_shown_as_costing_more(
     assert run(["usage", "--db", str(db)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "$0.0400 more" in out
-    assert not re.search(r"-\$|\$-", out), out
+    # No negative amount in any spelling: $-0.04, -$0.04, -0.04, (−0.04), $ -0.04.
+    assert not re.search(r"(^|[\s(|])[-−]\s?\$?\d|\$\s?[-−]\s?\d", out), out
