@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -200,5 +201,23 @@ def test_without_the_reload_thread_the_owner_refreshes(sqlite_path: Path, store:
         access.refresh()
         with pytest.raises(Unauthenticated):
             access.authenticate({"x-api-key": issued.secret})
+    finally:
+        access.close()
+
+
+def test_a_key_budget_over_an_unpriced_model_refuses_rather_than_charging_nothing(
+    sqlite_path: Path, store: KeyStore
+) -> None:
+    budgeted = store.create("capped", daily_usd=Decimal(5))
+    free = store.create("uncapped")
+    access = _access(sqlite_path, start=False)
+    try:
+        capped = access.authenticate({"x-api-key": budgeted.secret})
+        with pytest.raises(Forbidden, match=r"cannot be enforced for wf/decide.*no price"):
+            asyncio.run(access.reserve(capped, "wf", "decide", None))
+        uncapped = access.authenticate({"x-api-key": free.secret})
+        assert asyncio.run(access.reserve(uncapped, "wf", "decide", None)).empty
+        held = asyncio.run(access.reserve(capped, "wf", "decide", Decimal("0.01")))
+        assert not held.empty
     finally:
         access.close()

@@ -72,8 +72,9 @@ def test_three_replicas_share_one_chain_one_ledger_and_the_budgets(
         policy = write_policy(tmp_path, upstream)
         text = policy.read_text(encoding="utf-8")
         db_line = next(line for line in text.splitlines() if line.startswith("database:"))
+        priced = "tier: cheap, price: {input_per_mtok: 1, output_per_mtok: 5}}"
         policy.write_text(
-            text.replace(db_line, f'database: "{pg_location}"')
+            text.replace(db_line, f'database: "{pg_location}"').replace("tier: cheap}", priced)
             + "budgets:\n  coding:\n    phases:\n      execution: {daily_usd: 1000}\n",
             encoding="utf-8",
         )
@@ -146,3 +147,4 @@ def test_three_replicas_share_one_chain_one_ledger_and_the_budgets(
         engine.dispose()
     executions = sum(1 for job, _ in answers if job[1] == "coding/execution")
     assert (use.calls, use.reserved_usd) == (executions, Decimal(0))
+    assert use.spent_usd > 0

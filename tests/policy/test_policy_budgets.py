@@ -57,3 +57,29 @@ def test_each_budget_mistake_is_located(budgets: Any, path: str, words: str) -> 
     assert problem.file == "policy.yaml"
     assert problem.line is not None
     assert problem.fix
+
+
+def test_a_budget_over_a_phase_an_unpriced_model_can_serve_is_refused() -> None:
+    data = base()
+    data["models"]["small"]["id"] = "house-model-1"  # in no price catalogue
+    data["budgets"] = {"wf": {"daily_usd": 20, "phases": {"interpret": {"daily_usd": 5}}}}
+    with pytest.raises(PolicyError) as info:
+        compile_policy(load_policy_text(dump(data), file="policy.yaml"))
+    (problem,) = info.value.problems  # the audited phase stays on the top tier: priced
+    assert problem.path == "budgets.wf"
+    assert "cannot be enforced" in problem.message
+    assert "'small'" in problem.message
+    assert problem.fix.startswith("set models.small.price")
+    assert problem.line
+    data["models"]["small"]["price"] = {"input_per_mtok": 1, "output_per_mtok": 5}
+    assert compile_policy(load_policy_text(dump(data))).policy.budgets
+
+
+def test_an_unpriced_fallback_under_a_budget_is_a_warning() -> None:
+    data = base()
+    data["models"]["large"]["id"] = "house-model-2"  # the fallback of every lower tier
+    data["budgets"] = {"wf": {"phases": {"screen": {"daily_usd": 5}}}}
+    plan = compile_policy(load_policy_text(dump(data), file="policy.yaml"))
+    (notice,) = [n for n in plan.notices if n.path == "budgets.wf.phases.screen"]
+    assert "'large'" in notice.message
+    assert "charged the estimate" in notice.message

@@ -234,15 +234,25 @@ class AccessControl:
         )
 
     async def reserve(
-        self, caller: Caller, workflow: str, phase: str, estimate_usd: Decimal
+        self, caller: Caller, workflow: str, phase: str, estimate_usd: Decimal | None
     ) -> Reservation:
         """Hold `estimate_usd` on the call's budgets; `BudgetExceeded` if one would go over.
 
-        Costs nothing when no budget applies; otherwise one database transaction.
+        Costs nothing when no budget applies; otherwise one database transaction. With no
+        estimate (the phase's model has no price) a call under a budget is refused rather
+        than charged nothing: the policy refuses its own budgets over unpriced models, but
+        a key's budget is set outside the policy.
         """
         lines = self.budget_lines(caller, workflow, phase)
         if not lines:
             return EMPTY_RESERVATION
+        if estimate_usd is None:
+            scopes = ", ".join(sorted({line.scope for line in lines}))
+            raise Forbidden(
+                f"the budgets of {scopes} cannot be enforced for {workflow}/{phase}: its "
+                "model has no price, so its calls cannot be costed; the gateway's operator "
+                "must give the model a price in the policy (models.NAME.price)"
+            )
         return await asyncio.to_thread(self.book.reserve, lines, estimate_usd, self._clock())
 
     async def settle(self, reservation: Reservation, cost_usd: Decimal | None) -> None:

@@ -190,7 +190,7 @@ class Exchange:
                 routed_request.max_tokens,
             )
             self.reservation = await gateway.access.reserve(
-                self.caller, target.workflow, target.phase, estimate or Decimal(0)
+                self.caller, target.workflow, target.phase, estimate
             )
         self.case_id = case_id = headers.get(CASE_HEADER) or None
         self.max_tokens = routed_request.max_tokens

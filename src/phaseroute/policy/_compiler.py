@@ -19,7 +19,8 @@ from typing import Any
 
 import rfc8785
 
-from phaseroute.policy._lint import Tiers, lint
+from phaseroute.errors import PolicyError
+from phaseroute.policy._lint import Tiers, by_line, lint
 from phaseroute.policy._loader import LoadedPolicy
 from phaseroute.policy._lock import compared_models
 from phaseroute.policy._plan import (
@@ -37,6 +38,7 @@ from phaseroute.policy._schema import (
     Policy,
     WorkflowConfig,
 )
+from phaseroute.policy._tier_prices import budget_price_problems
 
 INTUITION = "decided by intuition — measure it"
 
@@ -377,6 +379,9 @@ class _Compiler:
             targets = self.depth_targets(wf)
             for name in wf.phases:
                 decisions[(wf_name, name)] = self.decide(wf_name, wf, name, tiers, models, targets)
+        budget_errors, budget_warnings = budget_price_problems(self.loaded, decisions)
+        if budget_errors:
+            raise PolicyError(tuple(by_line(budget_errors)))
         return RoutingPlan(
             policy=self.policy,
             policy_hash=policy_hash(self.policy),
@@ -385,7 +390,7 @@ class _Compiler:
             decisions=decisions,
             models=models,
             base_dir=self.base_dir,
-            notices=linted.warnings,
+            notices=tuple(by_line([*linted.warnings, *budget_warnings])),
         )
 
 

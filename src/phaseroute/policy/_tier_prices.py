@@ -16,13 +16,18 @@ Prices come from the same book `cost` and the router use (`price` overrides incl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from phaseroute.errors import Problem
 from phaseroute.policy._loader import LoadedPolicy
+from phaseroute.policy._plan import ModelChoice, PhaseDecision
 from phaseroute.policy._schema import Policy
+
+if TYPE_CHECKING:
+    from phaseroute.costs._pricing import PriceBook
 
 DEFAULT_MIX = (1000, 250)
 _MTOK = Decimal(1_000_000)
@@ -90,3 +95,79 @@ def _sorted_tiers(tiers: Sequence[str], priced: list[tuple[int, str, str, Decima
 def _usd(value: Decimal) -> str:
     places = 2 if abs(value) >= 1 else 6
     return f"${value.quantize(Decimal(1).scaleb(-places)):f}"
+
+
+def budget_price_problems(
+    loaded: LoadedPolicy, decisions: Mapping[tuple[str, str], PhaseDecision]
+) -> tuple[list[Problem], list[Problem]]:
+    """Errors and warnings for policy budgets that calls could escape.
+
+    A phase in a budget's scope whose own model (or a per-item candidate) has no price is
+    charged nothing, so the budget would never bite: an error. A call that falls back,
+    degrades or escalates to an unpriced model is charged the estimate made for the phase's
+    own model (see the gateway's budgets), which under-counts a dearer one: a warning.
+    """
+    policy = loaded.policy
+    if not policy.budgets:
+        return [], []
+    from phaseroute.costs._pricing import PriceBook  # noqa: PLC0415
+
+    book = PriceBook.from_policy(policy)
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for wf_name, budget in policy.budgets.items():
+        scopes: list[tuple[tuple[str, ...], list[str]]] = []
+        if budget.daily_usd is not None or budget.monthly_usd is not None:
+            scopes.append((("budgets", wf_name), list(policy.workflows[wf_name].phases)))
+        scopes.extend(
+            (("budgets", wf_name, "phases", ph_name), [ph_name]) for ph_name in budget.phases
+        )
+        for where, phases in scopes:
+            served = [decisions[(wf_name, ph_name)] for ph_name in phases]
+            routed = _unpriced(book, [m for d in served for m in _routed(d)])
+            if routed:
+                errors.append(
+                    loaded.source.problem(
+                        where,
+                        f"this budget cannot be enforced: calls routed to {_names(routed)} "
+                        "have no price, so they would be charged nothing",
+                        f"{_price_fix(routed)}, or remove the budget",
+                    )
+                )
+                continue
+            spare = _unpriced(book, [m for d in served for m in _spares(d)])
+            if spare:
+                warnings.append(
+                    loaded.source.problem(
+                        where,
+                        f"calls that fall back, degrade or escalate to {_names(spare)} (no "
+                        "price) are charged the estimate made for the phase's own model",
+                        _price_fix(spare),
+                    )
+                )
+    return errors, warnings
+
+
+def _routed(decision: PhaseDecision) -> list[ModelChoice]:
+    """The models a call of the phase is routed to before anything fails."""
+    per_item = decision.per_item.candidates if decision.per_item is not None else ()
+    return [decision.model, *per_item]
+
+
+def _spares(decision: PhaseDecision) -> list[ModelChoice]:
+    """The models a call of the phase may move to after its route fails or falls short."""
+    return [*decision.fallbacks, *decision.degrade_to, *decision.escalate_to]
+
+
+def _unpriced(book: PriceBook, models: list[ModelChoice]) -> list[str]:
+    return sorted({m.name for m in models if book.unit_prices(m.name) is None})
+
+
+def _names(models: list[str]) -> str:
+    return ", ".join(repr(n) for n in models)
+
+
+def _price_fix(models: list[str]) -> str:
+    return (
+        f"set models.{models[0]}.price: {{input_per_mtok: N, output_per_mtok: M}} to what you pay"
+    )
