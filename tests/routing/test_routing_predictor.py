@@ -60,7 +60,9 @@ def test_a_model_that_always_matches_gets_a_constant_predictor() -> None:
     spec = HashingSpec()
     predictor = fit_predictor(feature_matrix(prompts, spec), scores, 1, [0], ("s", "l"), spec)
     assert predictor.candidates[0].weights == {}
-    assert predictor.probabilities("anything at all")[0] == pytest.approx(101 / 102)
+    # the logistic half of the fit items: 50, all matching, one pseudo-item each way
+    assert predictor.probabilities("anything at all")[0] == pytest.approx(51 / 52)
+    assert predictor.candidates[0].loss == 0.0  # it loses nothing: every prompt goes first
 
 
 def test_an_unknown_format_is_refused() -> None:
