@@ -232,21 +232,22 @@ def _per_item_plans(settings: BenchSettings, ran: bool) -> tuple[StrategyResult,
         StrategyResult(
             CERTIFIED,
             "certified per-item (per phase)",
-            f"per phase: predictor fit on half the calibration items, threshold certified on "
-            f"the other half by Learn-then-Test: P(phase loss > {eps:g}) ≤ {delta:g}",
+            f"per phase: predictor fit on a quarter of the calibration items, threshold "
+            f"certified on the rest by Learn-then-Test: P(phase loss > {eps:g}) ≤ {delta:g}",
             not_run=why,
         ),
         StrategyResult(
             CERTIFIED_WORKFLOW,
             "certified per-item (workflow)",
-            f"one predictor (phase as a feature) and one threshold certified on the pooled "
-            f"calibration items: P(workflow loss > {eps:g}) ≤ {delta:g}",
+            f"per-phase predictors (shared logistic models, each phase's shrunk loss), one "
+            f"threshold certified on the pooled calibration items: "
+            f"P(workflow loss > {eps:g}) ≤ {delta:g}",
             not_run=why,
         ),
         StrategyResult(
             ITEM_BASELINE,
             "RouteLLM-style threshold",
-            "the workflow predictor, one threshold at the share of top-tier calls whose "
+            "the workflow predictors, one threshold at the share of top-tier calls whose "
             f"observed calibration loss just reaches {eps:g}; no guarantee",
             not_run=why,
         ),
