@@ -60,15 +60,19 @@ def prompt(tokens: int, seed: int) -> str:
     return "".join(out)
 
 
-def timings(fn: Callable[[], object], n: int) -> list[float]:
-    for _ in range(min(n // 10, 200)):
-        fn()
-    out = []
+def timings(steps: dict[str, Callable[[], object]], n: int) -> dict[str, list[float]]:
+    """Per step, ``n`` timed calls in ms; the steps take turns call by call (interleaved), so
+    a burst of load on the shared machine hits every step alike."""
+    for fn in steps.values():
+        for _ in range(min(n // 10, 200)):
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in steps}
     clock = time.perf_counter_ns
     for _ in range(n):
-        t0 = clock()
-        fn()
-        out.append((clock() - t0) / 1e6)
+        for name, fn in steps.items():
+            t0 = clock()
+            fn()
+            out[name].append((clock() - t0) / 1e6)
     return out
 
 
@@ -95,13 +99,16 @@ def main() -> None:
     def text() -> str:
         return texts[next(cycle) % len(texts)]
 
-    rows = {
-        "digest": timings(lambda: hashlib.sha256(text().encode()).hexdigest(), args.calls),
-        "split": timings(lambda: text().lower().split(), args.calls),
-        "spin": timings(lambda: sum(range(100_000)), args.calls),
-        "score": timings(lambda: pred.score(text()), args.calls),
-        "decision": timings(lambda: routing.choose(text()), args.calls),
-    }
+    rows = timings(
+        {
+            "digest": lambda: hashlib.sha256(text().encode()).hexdigest(),
+            "split": lambda: text().lower().split(),
+            "spin": lambda: sum(range(100_000)),
+            "score": lambda: pred.score(text()),
+            "decision": lambda: routing.choose(text()),
+        },
+        args.calls,
+    )
     print(f"prompt ≈ {args.tokens} tokens ({len(texts[0]):,} characters), {args.calls} calls")
     base50, base99 = p(rows["spin"], 0.5), p(rows["spin"], 0.99)
     for name, values in rows.items():

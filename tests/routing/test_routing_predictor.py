@@ -14,6 +14,7 @@ from phaseroute.routing import (
     ItemPredictor,
     feature_matrix,
     fit_predictor,
+    fit_predictors,
     predict_many,
 )
 
@@ -60,9 +61,54 @@ def test_a_model_that_always_matches_gets_a_constant_predictor() -> None:
     spec = HashingSpec()
     predictor = fit_predictor(feature_matrix(prompts, spec), scores, 1, [0], ("s", "l"), spec)
     assert predictor.candidates[0].weights == {}
-    assert predictor.probabilities("anything at all")[0] == pytest.approx(101 / 102)
+    # the logistic half of the fit items: 50, all matching, one pseudo-item each way
+    assert predictor.probabilities("anything at all")[0] == pytest.approx(51 / 52)
+    assert predictor.candidates[0].loss == 0.0  # it loses nothing: every prompt goes first
 
 
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="format"):
         ItemPredictor.from_json({"format": "pickle"})
+
+
+def test_phases_share_the_logistic_models_and_rank_by_their_own_loss() -> None:
+    easy_prompts, easy = generate(400, 2, seed=21)
+    hard_prompts, hard = generate(400, 2, seed=22)
+    easy[:, 0] = easy[:, 1]  # the cheaper model matches the top tier on every easy item
+    hard[:, 0] = 0.0  # and misses every hard one
+    prompts = easy_prompts + hard_prompts
+    scores = np.vstack([easy, hard])
+    groups = np.repeat([0, 1], 400).astype(np.int64)
+    spec = HashingSpec()
+    features = feature_matrix(prompts, spec)
+    easy_p, hard_p = fit_predictors(
+        features, scores, 1, [0], ("s", "l"), spec, groups=groups, seed=3
+    )
+    assert easy_p.candidates[0].weights == hard_p.candidates[0].weights
+    assert easy_p.candidates[0].loss < 0.05
+    assert hard_p.candidates[0].loss > 0.5
+    # the same prompt ranks first in the phase that loses nothing
+    assert easy_p.score(prompts[0])[0] > hard_p.score(prompts[0])[0]
+    # one call scores as the batch path does, each with its phase's predictor
+    batch = predict_many((easy_p, hard_p), features, groups)
+    single = np.array([(easy_p, hard_p)[g].score(t) for g, t in zip(groups, prompts, strict=True)])
+    np.testing.assert_allclose(single, batch, rtol=1e-9, atol=1e-12)
+
+
+def test_a_predictor_without_signal_within_its_phase_moves_priorities_little() -> None:
+    spec = HashingSpec()
+
+    def item_term(prompts: list[str], scores: np.ndarray) -> float:
+        """How far the predictor moves an item's expected loss: β × sd of its miss."""
+        features = feature_matrix(prompts, spec)
+        predictor = fit_predictor(features, scores, 1, [0], ("s", "l"), spec)
+        miss = 1.0 - np.array([predictor.probabilities(t)[0] for t in prompts])
+        return predictor.candidates[0].weight * float(np.std(miss))
+
+    prompts, scores = generate(600, 2, seed=23)
+    rng = np.random.default_rng(24)
+    scores[:, 0] = (rng.random(600) < 0.7).astype(np.float64)  # misses unrelated to the prompt
+    noise = item_term(prompts, scores)
+    learnable, signal = generate(600, 2, seed=25)  # misses the prompt tells
+    assert noise < 0.03
+    assert item_term(learnable, signal) > 0.1

@@ -11,12 +11,7 @@ import numpy as np
 
 from phaseroute.bench._data import BenchData, IntArray
 from phaseroute.bench._floor import route_at_floor
-from phaseroute.bench._per_item import (
-    featurize_bench,
-    phase_exceedances,
-    route_per_item,
-    with_phase,
-)
+from phaseroute.bench._per_item import featurize_bench, phase_exceedances, route_per_item
 from phaseroute.bench._routing import PhaseRouting
 from phaseroute.bench._split import Split, split_items
 from phaseroute.bench._strategies import (
@@ -237,21 +232,22 @@ def _per_item_plans(settings: BenchSettings, ran: bool) -> tuple[StrategyResult,
         StrategyResult(
             CERTIFIED,
             "certified per-item (per phase)",
-            f"per phase: predictor fit on half the calibration items, threshold certified on "
-            f"the other half by Learn-then-Test: P(phase loss > {eps:g}) ≤ {delta:g}",
+            f"per phase: predictor fit on a quarter of the calibration items, threshold "
+            f"certified on the rest by Learn-then-Test: P(phase loss > {eps:g}) ≤ {delta:g}",
             not_run=why,
         ),
         StrategyResult(
             CERTIFIED_WORKFLOW,
             "certified per-item (workflow)",
-            f"one predictor (phase as a feature) and one threshold certified on the pooled "
-            f"calibration items: P(workflow loss > {eps:g}) ≤ {delta:g}",
+            f"per-phase predictors (shared logistic models, each phase's shrunk loss), one "
+            f"threshold certified on the pooled calibration items: "
+            f"P(workflow loss > {eps:g}) ≤ {delta:g}",
             not_run=why,
         ),
         StrategyResult(
             ITEM_BASELINE,
             "RouteLLM-style threshold",
-            "the workflow predictor, one threshold at the share of top-tier calls whose "
+            "the workflow predictors, one threshold at the share of top-tier calls whose "
             f"observed calibration loss just reaches {eps:g}; no guarantee",
             not_run=why,
         ),
@@ -280,10 +276,9 @@ def run_bench(
     }
     exceeded = {k: [0, 0] for k in PER_ITEM}
     eps, delta = settings.epsilon, settings.risk
-    features = pooled_features = None
+    features = None
     if settings.per_item and data.prompts:
         features = featurize_bench(data.prompts)
-        pooled_features = with_phase(features, data)
     route_counts = np.zeros((len(data.phases), len(names)), dtype=np.int64)
     last: PhaseRouting | None = None
     kinds_routing = route_by_kinds(data, settings.kinds) if settings.kinds is not None else None
@@ -304,13 +299,13 @@ def run_bench(
         outcomes[RANDOM].append(_outcome(data, split, route_randomly(measured, seed)))
         oracle = route_oracle(data.scores[hold], data.decision_costs[hold], ref)
         outcomes[ORACLE].append(_outcome(data, split, oracle))
-        if features is not None and pooled_features is not None:
+        if features is not None:
             by_phase = route_per_item(
                 data, features, split.calibration, hold, max_loss=eps, delta=delta, seed=seed
             )
             pooled = route_per_item(
                 data,
-                pooled_features,
+                features,
                 split.calibration,
                 hold,
                 max_loss=eps,

@@ -31,31 +31,7 @@ from scipy import stats
 
 from phaseroute.bench._data import BenchData, FloatArray, IntArray
 from phaseroute.bench._routing import FloorBound, PhaseRouting, phase_comparisons, suspicion
-
-MIN_PHASES_FOR_SHRINKAGE = 3
-
-
-def _shrink(
-    mean: FloatArray, variance: FloatArray, usable: np.ndarray
-) -> tuple[FloatArray, FloatArray, float, float]:
-    """Posterior means and variances of per-phase gaps under a normal random-effects prior.
-
-    Returns (posterior means, posterior variances, tau², variance of the common mean).
-    With fewer than three usable phases nothing is shrunk.
-    """
-    k = int(np.count_nonzero(usable))
-    if k < MIN_PHASES_FOR_SHRINKAGE:
-        return mean, variance, math.inf, 0.0
-    d, v = mean[usable], variance[usable]
-    w = 1.0 / v
-    fixed = float(np.sum(w * d) / w.sum())
-    q = float(np.sum(w * (d - fixed) ** 2))
-    tau2 = max(0.0, (q - (k - 1)) / float(w.sum() - np.sum(w * w) / w.sum()))
-    w_star = 1.0 / (v + tau2)
-    mu = float(np.sum(w_star * d) / w_star.sum())
-    mu_variance = float(1.0 / w_star.sum())
-    factor = tau2 / (tau2 + variance)
-    return mu + factor * (mean - mu), factor * variance, tau2, mu_variance
+from phaseroute.routing._shrink import shrink
 
 
 def route_at_floor(
@@ -111,7 +87,7 @@ def route_at_floor(
         spread = np.bincount(phase, diff * diff, n_phases) / safe - mean**2
         # one pseudo-item of maximal spread: no phase claims zero variance
         item_var = (counts * np.maximum(spread, 0.0) + 1.0) / (counts + 1.0)
-        post_mean, post_var, tau2, mu_var = _shrink(mean, item_var / safe, usable)
+        post_mean, post_var, tau2, mu_var = shrink(mean, item_var / safe, usable)
         factor = post_var / (item_var / safe)
         loss[:, c] = weight * post_mean
         var[:, c] = weight**2 * (post_var + item_var * served_var_scale)

@@ -1,57 +1,49 @@
 """Per-item strategies: certified per-item routing and a RouteLLM-style baseline.
 
-Both use, per phase, the same predictor, fit on one half of the phase's calibration items
-(seeded). *Certified* chooses each phase's threshold on the other half by Learn-then-Test
-(`phaseroute.routing.certify`): P(the phase's relative quality loss > ε) ≤ δ. The
-*RouteLLM-style* baseline sets one threshold across all phases so that the same share of
-calls as the certified strategy stays on the top tier (a cost target), with no guarantee.
+Both use the product's procedure (`phaseroute.routing`): each phase's calibration items are
+shuffled (seeded) and `FIT_SHARE` of them fit the predictors (logistic models, each phase's
+shrunk loss and the predictor's weight), the rest certify. *Certified, per phase* fits and
+certifies every phase on its own items (what a policy's ``route.per_item`` measures):
+P(the phase's relative quality loss > ε) ≤ δ. *Certified, workflow* fits one predictor per
+phase with shared logistic models and certifies one threshold on the pooled certification
+items: P(the workflow's relative quality loss > ε) ≤ δ — the quantity the benchmark's floor
+is judged on. The *RouteLLM-style* baseline takes the workflow predictors and sets the
+threshold where the observed loss on the certification items just reaches ε (a share of
+top-tier calls that looked enough), with no guarantee.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
-from phaseroute.bench._data import BenchData, FloatArray, IntArray
+from phaseroute.bench._data import BenchData, IntArray
 from phaseroute.routing import (
     FeatureMatrix,
     HashingSpec,
     certify,
     feature_matrix,
-    fit_predictor,
+    fit_predictors,
     plug_in_threshold,
     predict_many,
     route,
+    split_fit_certify,
 )
 
 
 @dataclass(frozen=True, eq=False)
 class PerItemRouting:
-    """Per holdout item the model index of each strategy, and per phase the certificates."""
+    """Per holdout item the model index of each strategy, and per group the certificates."""
 
     certified: IntArray
     baseline: IntArray
-    refused: tuple[str | None, ...]  # per phase: why nothing was certified
-    thresholds: tuple[float, ...]  # per phase (2.0: everything on the top tier)
+    refused: tuple[str | None, ...]  # per group: why nothing was certified
+    thresholds: tuple[float, ...]  # per group (2.0: everything on the top tier)
 
 
 def featurize_bench(prompts: tuple[str, ...]) -> FeatureMatrix:
     return feature_matrix(prompts, HashingSpec())
-
-
-def with_phase(features: FeatureMatrix, data: BenchData) -> FeatureMatrix:
-    """The features plus one hashed bucket naming the item's phase (for a pooled predictor)."""
-    mask = HashingSpec().mask
-    buckets = np.array(
-        [zlib.crc32(b"\x00phase:" + name.encode()) & mask for name in data.phases],
-        dtype=np.int64,
-    )[data.phase_of]
-    n = data.phase_of.size
-    marker = sparse.csr_matrix((np.ones(n), buckets, np.arange(n + 1)), shape=features.words.shape)
-    return FeatureMatrix((features.words + marker).tocsr(), features.shape, features.sizes)
 
 
 def route_per_item(
@@ -65,81 +57,50 @@ def route_per_item(
     seed: int,
     pooled: bool = False,
 ) -> PerItemRouting:
-    """Fit, certify and route every phase (module docstring); ``pooled``: one predictor
-    (with the phase as a feature) and one threshold for all phases together, certified on
-    their pooled items — a workflow-level guarantee."""
+    """Fit, certify and route (module docstring); ``pooled``: one threshold for the whole
+    workflow, certified on the pooled certification items."""
     ref = data.reference
     candidates = list(range(ref))  # cheaper than the reference, cost order
-    rng = np.random.default_rng([seed, 0x17E4])
-    cal_phase = np.zeros(calibration.size, dtype=np.int64) if pooled else data.phase_of[calibration]
-    hold_phase = np.zeros(holdout.size, dtype=np.int64) if pooled else data.phase_of[holdout]
-    groups = 1 if pooled else len(data.phases)
     certified = np.full(holdout.size, ref, dtype=np.int64)
-    hold_probs = np.zeros((holdout.size, len(candidates)))
-    cert_probs: list[FloatArray] = []
-    cert_scores: list[FloatArray] = []
-    cert_tops: list[FloatArray] = []
+    baseline = np.full(holdout.size, ref, dtype=np.int64)
+    if ref == 0:
+        return PerItemRouting(certified, baseline, ("the reference is cheapest",), (2.0,))
+    units = [np.arange(len(data.phases))] if pooled else [[p] for p in range(len(data.phases))]
     refused: list[str | None] = []
     thresholds: list[float] = []
-    for p in range(groups):
-        rows = rng.permutation(calibration[cal_phase == p])
-        where = np.flatnonzero(hold_phase == p)
-        if ref == 0 or rows.size < 4:
-            refused.append("too few calibration items" if ref else "the reference is cheapest")
+    for phases in units:
+        rows = calibration[np.isin(data.phase_of[calibration], phases)]
+        where = np.flatnonzero(np.isin(data.phase_of[holdout], phases))
+        if rows.size < 4:
+            refused.append("too few calibration items")
             thresholds.append(2.0)
             continue
-        fit_rows, cert_rows = _halves(rows, data.phase_of)
-        predictor = fit_predictor(
+        fit_rows, cert_rows = split_fit_certify(rows, data.phase_of[rows], seed)
+        predictors = fit_predictors(
             features.rows(fit_rows),
             data.scores[fit_rows],
             ref,
             candidates,
             data.names,
             HashingSpec(),
-        )
-        probs = predict_many(predictor, features.rows(cert_rows))
-        top = data.scores[cert_rows, ref]
-        cert = certify(
-            probs,
-            data.scores[cert_rows][:, candidates],
-            top,
-            max_loss=max_loss,
-            delta=delta,
+            groups=data.phase_of[fit_rows] if pooled else None,
             seed=seed,
         )
+        cert_groups = data.phase_of[cert_rows] if pooled else None
+        held_groups = data.phase_of[holdout[where]] if pooled else None
+        probs = predict_many(predictors, features.rows(cert_rows), cert_groups)
+        cheap, top = data.scores[cert_rows][:, candidates], data.scores[cert_rows, ref]
+        cert = certify(probs, cheap, top, max_loss=max_loss, delta=delta, seed=seed)
         refused.append(cert.refused)
         thresholds.append(cert.threshold)
-        held_probs = predict_many(predictor, features.rows(holdout[where]))
-        hold_probs[where] = held_probs
-        choice = route(held_probs, cert.threshold)
+        held = predict_many(predictors, features.rows(holdout[where]), held_groups)
+        choice = route(held, cert.threshold)
         certified[where] = np.where(choice >= 0, choice, ref)
-        cert_probs.append(probs)
-        cert_scores.append(data.scores[cert_rows][:, candidates])
-        cert_tops.append(top)
-
-    baseline = np.full(holdout.size, ref, dtype=np.int64)
-    if cert_probs and candidates:
-        cut = plug_in_threshold(
-            np.vstack(cert_probs),
-            np.vstack(cert_scores),
-            np.concatenate(cert_tops),
-            max_loss=max_loss,
-        )
-        choice = route(hold_probs, cut)
-        baseline = np.where(choice >= 0, choice, ref)
+        if pooled:
+            cut = plug_in_threshold(probs, cheap, top, max_loss=max_loss)
+            choice = route(held, cut)
+            baseline[where] = np.where(choice >= 0, choice, ref)
     return PerItemRouting(certified, baseline, tuple(refused), tuple(thresholds))
-
-
-def _halves(rows: IntArray, phase_of: IntArray) -> tuple[IntArray, IntArray]:
-    """Split shuffled rows in two halves, each phase halved separately (stratified)."""
-    first: list[IntArray] = []
-    second: list[IntArray] = []
-    for p in np.unique(phase_of[rows]):
-        members = rows[phase_of[rows] == p]
-        half = members.size // 2
-        first.append(members[:half])
-        second.append(members[half:])
-    return np.concatenate(first), np.concatenate(second)
 
 
 def phase_exceedances(

@@ -1,9 +1,10 @@
 """Certify per-item routing for the phases that opt in (``route: {per_item: ...}``).
 
-For each such phase with replayed outcomes: the phase's items are shuffled (seeded) and
-halved; the predictor (`phaseroute.routing`) is fit on one half and the threshold certified
-on the other, so the certificate's guarantee holds for new items of the phase exchangeable
-with these. The result is a `PerItemLock` for the lock file.
+For each such phase with replayed outcomes: the phase's items are shuffled (seeded); a
+quarter (`FIT_SHARE`) fit the predictor (`phaseroute.routing`) and the threshold is certified
+on the rest, so the certificate's guarantee holds for new items of the phase exchangeable
+with these. The benchmark's per-item strategies run this same procedure. The result is a
+`PerItemLock` for the lock file.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from phaseroute.policy._lock import LockFile, PerItemLock, compared_models, per_
 
 METHOD = (
     "Learn-then-Test, fixed-sequence testing from the most conservative threshold, betting "
-    "p-value on the relative quality loss (Angelopoulos et al. 2021; Waudby-Smith & Ramdas "
-    "2023)"
+    "p-value with bets sized for the certification items, on the relative quality loss "
+    "(Angelopoulos et al. 2021; Waudby-Smith & Ramdas 2023)"
 )
 
 
@@ -35,6 +36,7 @@ def certify_phase(
         feature_matrix,
         fit_predictor,
         predict_many,
+        split_fit_certify,
     )
 
     policy = loaded.policy
@@ -48,13 +50,12 @@ def certify_phase(
     n = rp.size
     everything = list(range(n))
     scores = np.array([rp.scores(m, everything) for m in names], dtype=np.float64).T
-    order = np.random.default_rng([seed, 0x9E7]).permutation(n)
-    fit_rows, cert_rows = order[: n // 2], order[n // 2 :]
+    fit_rows, cert_rows = split_fit_certify(np.arange(n), np.zeros(n, dtype=np.int64), seed)
     spec = HashingSpec()
     features = feature_matrix([it.prompt for it in rp.items], spec)
     ref = len(candidates)
     predictor = fit_predictor(
-        features.rows(fit_rows), scores[fit_rows], ref, list(range(ref)), names, spec
+        features.rows(fit_rows), scores[fit_rows], ref, list(range(ref)), names, spec, seed=seed
     )
     cert = certify(
         predict_many(predictor, features.rows(cert_rows)),

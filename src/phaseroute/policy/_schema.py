@@ -194,8 +194,8 @@ class QualityConfig(Strict):
 
 class PerItemRoute(Strict):
     """Certified per-item routing inside the phase: each call goes to the cheapest model whose
-    predicted chance of matching the top tier clears a threshold certified so that
-    P(the phase's relative quality loss > max_loss) ≤ delta (`phaseroute measure`)."""
+    routing priority (predicted loss per unit of cost saved) clears a threshold certified so
+    that P(the phase's relative quality loss > max_loss) ≤ delta (`phaseroute measure`)."""
 
     max_loss: float = Field(gt=0, lt=1)  # ε: 0.05 = at most 5% below the top tier's score
     delta: float = Field(default=0.05, gt=0, lt=0.5)  # δ: chance the guarantee fails

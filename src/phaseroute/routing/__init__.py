@@ -21,7 +21,14 @@ if TYPE_CHECKING:
         plug_in_threshold,
         route,
     )
-    from phaseroute.routing._fit import FeatureMatrix, feature_matrix, fit_predictor
+    from phaseroute.routing._fit import (
+        FIT_SHARE,
+        FeatureMatrix,
+        feature_matrix,
+        fit_predictor,
+        fit_predictors,
+        split_fit_certify,
+    )
     from phaseroute.routing._fit import priorities as predict_many
 
 # Fitting and certifying need numpy, scipy and scikit-learn; scoring a call (the predictor,
@@ -33,7 +40,9 @@ _LAZY = {
         ("phaseroute.routing._certify", None),
     ),
     **dict.fromkeys(
-        ("FeatureMatrix", "feature_matrix", "fit_predictor"), ("phaseroute.routing._fit", None)
+        ("FIT_SHARE", "FeatureMatrix", "feature_matrix", "fit_predictor", "fit_predictors",
+         "split_fit_certify"),
+        ("phaseroute.routing._fit", None),
     ),
     "predict_many": ("phaseroute.routing._fit", "priorities"),
 }  # fmt: skip
@@ -47,6 +56,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "FIT_SHARE",
     "GRID",
     "KEEP",
     "SHAPE_FEATURES",
@@ -59,9 +69,11 @@ __all__ = [
     "certify",
     "feature_matrix",
     "fit_predictor",
+    "fit_predictors",
     "items_needed",
     "plug_in_threshold",
     "predict_many",
     "route",
+    "split_fit_certify",
     "words",
 ]

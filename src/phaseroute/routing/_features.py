@@ -3,7 +3,8 @@
 The same pure-Python code computes the features when a predictor is fit and when the router
 scores a call, so the two can never disagree. Words are the lower-cased whitespace-separated
 pieces of the text (punctuation stays attached: a regex tokenizer cost five times as much
-per call); every word and every pair of adjacent words is
+per call). Only a bounded window of words is hashed (`window`): the first and last
+``WINDOW / 2`` of a long prompt. Every windowed word and every pair of adjacent words is
 hashed with CRC-32 (stable across processes and platforms, unlike ``hash``) into one of
 ``2**bits`` buckets. A text's features are the set of buckets it touches, each with weight
 1/√k for k distinct buckets (binary, L2-normalised), so a prompt's length moves the score
@@ -27,7 +28,7 @@ SHAPE_FEATURES = (
     "log_lines",  # log(1 + newlines)
 )
 _SPACE = b" "
-WINDOW = 1024  # words hashed per text at most (see `window`)
+WINDOW = 256  # words hashed per text at most (see `window`)
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ class HashingSpec:
 
 
 def words(text: str) -> list[str]:
-    """The words the features are built from (lower-cased, split on whitespace)."""
-    return text.lower().split()
+    """The words the features are built from (split on whitespace; `bucket_stream` lower-cases
+    the windowed ones, so a long prompt is not lower-cased whole)."""
+    return text.split()
 
 
 def window(tokens: list[str]) -> list[str]:
@@ -59,7 +61,7 @@ def window(tokens: list[str]) -> list[str]:
 def bucket_stream(tokens: list[str], spec: HashingSpec) -> list[int]:
     """Bucket numbers of every windowed word and (when enabled) adjacent-word pair; C-level
     loops only, no Python frame per word."""
-    encoded = list(map(str.encode, window(tokens)))
+    encoded = list(map(str.encode, map(str.lower, window(tokens))))
     unigram = list(map(zlib.crc32, encoded))
     mask_and = spec.mask.__and__
     out = list(map(mask_and, unigram))
@@ -71,15 +73,17 @@ def bucket_stream(tokens: list[str], spec: HashingSpec) -> list[int]:
 
 
 def shape(text: str, tokens: list[str]) -> tuple[float, ...]:
-    """The shape features, in `SHAPE_FEATURES` order (word-level loops only: cheap)."""
-    n = len(tokens)
-    per_word = 1.0 / n if n else 0.0
-    alnum = sum(map(str.isalnum, tokens))
+    """The shape features, in `SHAPE_FEATURES` order: lengths of the whole text, shares of
+    number and symbol words over the windowed words (a bounded time per call)."""
+    seen = window(tokens)
+    k = len(seen)
+    per_word = 1.0 / k if k else 0.0
+    alnum = sum(map(str.isalnum, seen))
     return (
         math.log1p(len(text)),
-        math.log1p(n),
-        sum(map(str.isdigit, tokens)) * per_word,
-        (n - alnum) * per_word,
+        math.log1p(len(tokens)),
+        sum(map(str.isdigit, seen)) * per_word,
+        (k - alnum) * per_word,
         math.log1p(text.count("\n")),
     )
 

@@ -1,5 +1,7 @@
-"""The per-item predictor: for each cheaper model, will its answer score as well as the top
-tier's on this prompt? A logistic model over hashed n-grams and shape features.
+"""The per-item predictor: for each cheaper model, how much would sending this prompt to it
+lose, per unit of cost saved? A logistic model over hashed n-grams and shape features says
+how likely the cheaper answer is to score below the top tier's; the phase's measured loss
+and the prompt's length turn that into a routing priority (`ItemPredictor.score`).
 
 Fitting uses scikit-learn; scoring is plain Python over the stored coefficients, so the
 router needs neither scikit-learn nor numpy on the hot path, and the lock file holds plain
@@ -19,7 +21,7 @@ from typing import Any
 
 from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, bucket_stream, shape, words
 
-PREDICTOR_FORMAT = "phaseroute-item-predictor/1"
+PREDICTOR_FORMAT = "phaseroute-item-predictor/2"
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,10 @@ class CandidateModel:
     shape: tuple[float, ...]  # weights of the raw shape features, `SHAPE_FEATURES` order
     weights: Mapping[int, float]  # bucket → weight of its presence (L2-normalised)
     positives: float  # share of fit items on which it did as well
-    scale: float = 1.0  # median of (1 − p) / size over the fit items (see `ItemPredictor.score`)
+    scale: float = 1.0  # median |key| over the fit items (see `ItemPredictor.score`)
+    loss: float = 0.0  # the phase's expected score lost per item routed here (shrunk), ĝ
+    miss: float = 0.0  # mean predicted miss 1 − p over the phase's fit items, q̄
+    weight: float = 0.0  # how much an item's own 1 − p moves its loss, β ∈ [0, 1]
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,19 @@ class ItemPredictor:
             object.__setattr__(self, "sha256", _digest(self.to_json()))
 
     def score(self, text: str) -> tuple[float, ...]:
-        """Routing priority in (0, 1] per candidate, cheapest first: high when a miss is
-        unlikely *per unit of cost saved*, ``1 / (1 + (1 − p) / (size · scale))`` with p the
-        probability of doing as well as the top tier and size = words + 1 (what a cheaper
-        call saves grows with the prompt), so long items that are probably safe go first."""
+        """Routing priority in (0, 1) per candidate, cheapest first: high when the expected
+        loss *per unit of cost saved* is low. With q = 1 − p the predicted chance of scoring
+        below the top tier and size = words + 1 (what a cheaper call saves grows with it),
+
+            key = (ĝ + β·(q − q̄)) / size,   priority = 1 / (1 + exp(key / scale)):
+
+        the phase's measured loss ĝ, moved by how much riskier than its phase's average the
+        item looks (β: the weight that signal earned on fit items it was not trained on).
+        Items expected to lose nothing or to gain come first, long ones first."""
         tokens = words(text)
         size = len(tokens) + 1.0
         return tuple(
-            1.0 / (1.0 + (1.0 - p) / (size * c.scale))
+            priority(c, 1.0 - p, size)
             for p, c in zip(self._probabilities(text, tokens), self.candidates, strict=True)
         )
 
@@ -88,6 +98,9 @@ class ItemPredictor:
                     "shape": list(c.shape),
                     "positives": c.positives,
                     "scale": c.scale,
+                    "loss": c.loss,
+                    "miss": c.miss,
+                    "weight": c.weight,
                     "weights": {str(b): w for b, w in sorted(c.weights.items())},
                 }
                 for c in self.candidates
@@ -111,6 +124,9 @@ class ItemPredictor:
                 weights={int(b): float(w) for b, w in c["weights"].items()},
                 positives=float(c["positives"]),
                 scale=float(c["scale"]),
+                loss=float(c["loss"]),
+                miss=float(c["miss"]),
+                weight=float(c["weight"]),
             )
             for c in data["candidates"]
         )
@@ -120,6 +136,11 @@ class ItemPredictor:
                     f"{c.model}: {len(c.shape)} shape weights, expected {len(SHAPE_FEATURES)}"
                 )
         return cls(spec=spec, candidates=candidates, fit_items=int(data["fit_items"]))
+
+
+def priority(c: CandidateModel, miss: float, size: float) -> float:
+    """`ItemPredictor.score` for one candidate, from the item's predicted miss and size."""
+    return _sigmoid(-(c.loss + c.weight * (miss - c.miss)) / (size * c.scale))
 
 
 def _sigmoid(z: float) -> float:
