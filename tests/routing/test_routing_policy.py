@@ -143,6 +143,19 @@ def test_a_hand_edited_predictor_is_not_used(measured: Path) -> None:
     assert any("does not match its hash" in w for w in decision.warnings)
 
 
+def test_a_predictor_in_an_older_format_is_named_as_such_not_skipped(measured: Path) -> None:
+    path = measured.with_name("policy.lock.json")
+    lock = json.loads(path.read_text())
+    lock["per_item"]["wf"]["screen"]["predictor"]["format"] = "phaseroute-item-predictor/1"
+    path.write_text(json.dumps(lock))
+    decision = load_plan(measured).decision("wf", "screen")
+    assert decision.per_item is None
+    (warning,) = [w for w in decision.warnings if "per-item" in w]
+    assert "cannot be read" in warning
+    assert "phaseroute-item-predictor/1" in warning
+    assert "re-run measure" in warning
+
+
 @pytest.mark.parametrize(
     ("phase", "change", "message"),
     [

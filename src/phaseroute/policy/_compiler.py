@@ -211,7 +211,7 @@ class _Compiler:
             why = f"nothing was certified: {item.summary}"
         elif any(c not in models for c in item.candidates):
             why = "the certificate names a model that is not in the catalogue — re-run measure"
-        if why is not None or item is None or item.threshold is None:
+        if why is not None or item is None or item.threshold is None or item.predictor is None:
             warnings.append(f"per-item routing requested but not used: {why}")
             return None
         reference, _ = compared_models(self.policy)

@@ -487,12 +487,12 @@ def _per_item_evidence(
             if wf not in policy.workflows or name not in policy.workflows[wf].phases:
                 continue
             stale: str | None = None
+            predictor: ItemPredictor | None = None
             try:
                 predictor = ItemPredictor.from_json(entry.predictor)
             except (ValueError, KeyError, TypeError) as e:
-                stale = f"the stored predictor cannot be read ({e})"
-                continue
-            if predictor.sha256 != entry.predictor_sha256:
+                stale = f"the stored predictor cannot be read ({e}; written by another version?)"
+            if predictor is not None and predictor.sha256 != entry.predictor_sha256:
                 stale = "the stored predictor does not match its hash (edited by hand?)"
             try:
                 current = per_item_hash(policy, wf, name)

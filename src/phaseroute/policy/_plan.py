@@ -58,7 +58,7 @@ class PerItemEvidence:
     max_loss: float
     delta: float
     threshold: float | None  # None: nothing could be certified
-    predictor: ItemPredictor
+    predictor: ItemPredictor | None  # None: the stored one cannot be read (`stale` says why)
     candidates: tuple[str, ...]  # catalogue names, cheapest first (the predictor's order)
     summary: str
     stale: str | None = None
