@@ -15,6 +15,14 @@ summaries that used it scan the table anyway) and chains the erasures a version-
 made silently (content blanked with ``erased_at`` set): one erasure record names them, so an
 upgraded trail verifies and says so.
 
+Migration 3 takes every page off the append path that a record does not need (see
+docs/audit.md, "What an append writes"): on SQLite ``audit_records`` and ``audit_content`` are
+rebuilt with ``INTEGER PRIMARY KEY`` (the row id *is* the sequence number; ``BIGINT PRIMARY
+KEY`` kept a second B-tree per table), and on both stores the per-record case-id expression
+index becomes ``audit_cases`` (case id, seq), filled in batches by the writer that already
+holds the chain lock; ``audit_chain.cases_seq`` says how far it reaches, and case lookups scan
+only the records past it.
+
 Records and checkpoints refuse UPDATE and DELETE by trigger. That stops accidents, not a
 database administrator (who can drop a trigger); the hash chain and signatures are what make
 tampering detectable.
@@ -182,9 +190,78 @@ def _chain_legacy_erasures(conn: Connection) -> None:
     )
 
 
+def _sqlite_trigger(table: str, op: str) -> str:
+    return (
+        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
+        f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    )
+
+
+_V3_SQLITE_TABLES = (
+    (
+        "audit_records",
+        "seq INTEGER PRIMARY KEY, prev_hash CHAR(64) NOT NULL, hash CHAR(64) NOT NULL,"
+        " body TEXT NOT NULL",
+        "seq, prev_hash, hash, body",
+        True,
+    ),
+    (
+        "audit_content",
+        "seq INTEGER PRIMARY KEY, request TEXT, response TEXT, erased_at VARCHAR(40)",
+        "seq, request, response, erased_at",
+        False,
+    ),
+)
+
+
+def _fewer_pages_per_append(conn: Connection) -> None:
+    postgres = conn.dialect.name == "postgresql"
+    conn.execute(text("DROP INDEX audit_records_case"))
+    if not postgres:
+        for table, columns, names, guarded in _V3_SQLITE_TABLES:
+            conn.execute(text(f"CREATE TABLE {table}_v3 ({columns})"))
+            conn.execute(
+                text(f"INSERT INTO {table}_v3 ({names}) SELECT {names} FROM {table} ORDER BY seq")
+            )
+            conn.execute(text(f"DROP TABLE {table}"))  # its triggers go with it
+            conn.execute(text(f"ALTER TABLE {table}_v3 RENAME TO {table}"))
+            if guarded:
+                for op in ("UPDATE", "DELETE"):
+                    conn.execute(text(_sqlite_trigger(table, op)))
+    conn.execute(text("ALTER TABLE audit_chain ADD COLUMN cases_seq BIGINT NOT NULL DEFAULT 0"))
+    conn.execute(
+        text(
+            "CREATE TABLE audit_cases ("
+            " case_id TEXT NOT NULL,"
+            " seq BIGINT NOT NULL,"
+            " PRIMARY KEY (case_id, seq))" + ("" if postgres else " WITHOUT ROWID")
+        )
+    )
+    last_seq = conn.execute(text("SELECT last_seq FROM audit_chain WHERE id = 1")).scalar_one()
+    conn.execute(text(index_cases_sql(conn.dialect.name, ":a", ":b")), {"a": 0, "b": last_seq})
+    conn.execute(text("UPDATE audit_chain SET cases_seq = last_seq WHERE id = 1"))
+
+
+def case_id_sql(dialect: str, column: str = "body") -> str:
+    """The SQL expression for a record body's case id."""
+    if dialect == "postgresql":
+        return f"(({column}::jsonb) ->> 'case_id')"
+    return f"json_extract({column}, '$.case_id')"
+
+
+def index_cases_sql(dialect: str, first: str, last: str) -> str:
+    """INSERT the (case id, seq) of records `first` < seq <= `last` into ``audit_cases``."""
+    case = case_id_sql(dialect)
+    return (
+        f"INSERT INTO audit_cases (case_id, seq) SELECT {case}, seq FROM audit_records"
+        f" WHERE seq > {first} AND seq <= {last} AND {case} IS NOT NULL"
+    )
+
+
 MIGRATIONS = (
     Migration(1, "audit chain, records, content, checkpoints", _create),
     Migration(
         2, "Merkle tree heads, signed notes, subtree cache, chained erasures", _merkle_and_erasures
     ),
+    Migration(3, "rowid sequence numbers, case ids indexed in batches", _fewer_pages_per_append),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from phaseroute.audit._merkle import (
 )
 from phaseroute.audit._note import TreeHead, origin_for, sign_head
 from phaseroute.audit._schema import COMPONENT, MIGRATIONS, now_iso
+from phaseroute.audit._statements import CASES_BATCH, FLUSH_POSTGRES, SELECT_HEAD, Statements
 from phaseroute.errors import AuditWriteFailed, RequestError, StorageError
 from phaseroute.storage.database import migrate, open_engine
 
@@ -50,6 +51,7 @@ class ChainHead:
     last_hash: str
     checkpoint_seq: int
     checkpoint_at: str
+    cases_seq: int  # records up to here are in audit_cases
 
 
 class StoredRecord(NamedTuple):
@@ -119,61 +121,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-# Rows per SQLite INSERT: the statement cache (128) holds every chunk size of both tables.
-_ROWS_PER_INSERT = 32
-
-_SELECT_HEAD = (
-    "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at"
-    " FROM audit_chain WHERE id = 1"
-)
-
-
-@dataclass(frozen=True)
-class _Statements:
-    """The write path's SQL in one driver's parameter style (sqlite3 ``?``, psycopg ``%s``)."""
-
-    lock_head: str
-    move_head: str
-    insert_checkpoint: str
-    move_head_and_checkpoint: str
-    insert_records: str
-    insert_content: str
-
-    @classmethod
-    def sqlite(cls) -> _Statements:
-        return cls(
-            lock_head=_SELECT_HEAD,
-            move_head="UPDATE audit_chain SET last_seq = ?, last_hash = ? WHERE id = 1",
-            insert_checkpoint="INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at,"
-            " chain_id, key_id, public_key, signature, root_hash, compact, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            move_head_and_checkpoint="UPDATE audit_chain SET last_seq = ?, last_hash = ?,"
-            " checkpoint_seq = ?, checkpoint_at = ? WHERE id = 1",
-            insert_records="INSERT INTO audit_records (seq, prev_hash, hash, body) VALUES ",
-            insert_content="INSERT INTO audit_content (seq, request, response) VALUES ",
-        )
-
-    @classmethod
-    def postgres(cls) -> _Statements:
-        lite = cls.sqlite()
-        return cls(
-            lock_head=_SELECT_HEAD + " FOR UPDATE",
-            move_head=lite.move_head.replace("?", "%s"),
-            insert_checkpoint=lite.insert_checkpoint.replace("?", "%s"),
-            move_head_and_checkpoint=lite.move_head_and_checkpoint.replace("?", "%s"),
-            # Records, content and the head move in one statement: the head row's lock is
-            # held for as short a time as possible, which bounds throughput across processes.
-            insert_records="WITH r AS (INSERT INTO audit_records (seq, prev_hash, hash, body)"
-            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
-            " CAST(%s AS text[]), CAST(%s AS text[]))),"
-            " c AS (INSERT INTO audit_content (seq, request, response)"
-            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
-            " CAST(%s AS text[])))"
-            " UPDATE audit_chain SET last_seq = %s, last_hash = %s WHERE id = 1",
-            insert_content="",  # part of insert_records
-        )
-
-
 class ChainStore:
     """Database access for one audit chain (SQLite file or PostgreSQL database).
 
@@ -185,8 +132,7 @@ class ChainStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        postgres = self.dialect == "postgresql"
-        self._sql = _Statements.postgres() if postgres else _Statements.sqlite()
+        self._sql = Statements.for_dialect(self.dialect)
         self._writer_lock = threading.Lock()  # one write transaction at a time per store
         self._held: PoolProxiedConnection | None = None
 
@@ -211,11 +157,14 @@ class ChainStore:
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def _write(self, what: str) -> Iterator[tuple[Any, ChainHead]]:
+    def _write(self, what: str, *, flush_apart: bool = False) -> Iterator[tuple[Any, ChainHead]]:
         """A write transaction holding the chain lock: yields (driver connection, head).
 
         Commits when the block ends and returns only after the commit is durable; any failure
-        rolls back and becomes AuditWriteFailed naming `what`.
+        rolls back and becomes AuditWriteFailed naming `what`. With `flush_apart` on
+        PostgreSQL the transaction commits without waiting for the WAL flush, which releases
+        the head row at once, and a second transaction then waits for a flush that covers
+        it (docs/audit.md, "Durable appends on PostgreSQL").
         """
         with self._writer_lock:
             pooled = self._checkout(what)
@@ -224,13 +173,21 @@ class ChainStore:
                 if self.dialect == "sqlite":
                     # Take the write lock before reading the head, so no writer can move it.
                     driver.execute("BEGIN IMMEDIATE")
+                    yield driver, ChainHead(*driver.execute(SELECT_HEAD).fetchone())
+                    driver.commit()
+                    return
                 # On PostgreSQL statements are pipelined: BEGIN goes out with the head's
                 # SELECT ... FOR UPDATE, and the writes with the COMMIT, so the head row stays
-                # locked for one round trip plus the flush.
-                with driver.pipeline() if self.dialect == "postgresql" else nullcontext():
+                # locked for one round trip (plus the flush, unless `flush_apart`).
+                with driver.pipeline():
+                    if flush_apart:
+                        driver.execute("SET LOCAL synchronous_commit TO off")
                     row = driver.execute(self._sql.lock_head).fetchone()
                     yield driver, ChainHead(*row)
                     driver.commit()
+                    if flush_apart:
+                        driver.execute(FLUSH_POSTGRES)
+                        driver.commit()
             except (sqlite3.Error, psycopg.Error) as e:
                 self._drop(pooled, driver)
                 raise AuditWriteFailed(
@@ -280,20 +237,23 @@ class ChainStore:
     ) -> list[AuditReceipt]:
         """Chain `records` after the head in one transaction; return once it is committed.
         A checkpoint signed in the same transaction is added to `signed`."""
-        with self._write("record") as (driver, head):
+        with self._write("record", flush_apart=True) as (driver, head):
             receipts, rows, content = _link(head, records)
             last = receipts[-1]
             due = signing_key is not None and (
                 last.sequence - head.checkpoint_seq >= checkpoint_every
                 or _age_s(head.checkpoint_at, last.recorded_at) >= checkpoint_seconds
             )
-            if self.dialect == "postgresql":
-                self._insert_postgres(driver, rows, content)
-            else:
-                _insert_rows(driver, self._sql.insert_records, rows)
-                _insert_rows(driver, self._sql.insert_content, content)
-                if not due:
-                    driver.execute(self._sql.move_head, (last.sequence, last.record_hash))
+            cases_to = head.cases_seq
+            if last.sequence - head.cases_seq >= CASES_BATCH:
+                cases_to = last.sequence
+            self._sql.insert(
+                driver,
+                rows,
+                content,
+                (last.sequence, last.record_hash),
+                (head.cases_seq, cases_to),
+            )
             if due and signing_key is not None:
                 cp = self._sign(driver, head, last.sequence, last.record_hash, signing_key)
                 receipts = [checkpointed(r) for r in receipts]
@@ -301,33 +261,13 @@ class ChainStore:
                     signed.append(cp)
         return receipts
 
-    def _insert_postgres(
-        self, driver: Any, rows: list[tuple[Any, ...]], content: list[tuple[Any, ...]]
-    ) -> None:
-        seqs, prevs, hashes, bodies = zip(*rows, strict=True)
-        cseqs, reqs, resps = zip(*content, strict=True) if content else ((), (), ())
-        driver.execute(
-            self._sql.insert_records,
-            (
-                list(seqs),
-                list(prevs),
-                list(hashes),
-                list(bodies),
-                list(cseqs),
-                list(reqs),
-                list(resps),
-                seqs[-1],
-                hashes[-1],
-            ),
-        )
-
     def _sign(
         self, driver: Any, head: ChainHead, seq: int, head_hash: str, key: Ed25519PrivateKey
     ) -> Checkpoint:
         """Sign the tree head at `seq`: extend the last checkpoint's compact range by the
         records since (RFC 9162 leaves), cache the perfect subtrees it completes, and sign
         the tlog-checkpoint note. Runs once per checkpoint, never per append."""
-        p = self._param
+        p = self._sql.param
         row = driver.execute(
             "SELECT seq, compact FROM audit_checkpoints WHERE compact IS NOT NULL"
             " ORDER BY seq DESC LIMIT 1"
@@ -370,9 +310,6 @@ class ChainStore:
         driver.execute(self._sql.move_head_and_checkpoint, (seq, head_hash, seq, cp.signed_at))
         return cp
 
-    def _param(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
-
     def checkpoint(self, signing_key: Ed25519PrivateKey) -> Checkpoint | None:
         """Sign the current head if records exist past the last checkpoint."""
         with self._write("checkpoint") as (driver, head):
@@ -392,7 +329,7 @@ class ChainStore:
                 "an erasure needs a reason and an authority (e.g. --reason 'GDPR Art. 17 "
                 "request 2026-114' --authority 'DPO, J. Smith')"
             )
-        p = self._param
+        p = self._sql.param
         marks = ",".join("?" * len(wanted))
         with self._write("erasure") as (driver, head):
             rows = driver.execute(
@@ -425,7 +362,7 @@ class ChainStore:
                 ),
                 [recorded_at, *wanted],
             )
-            driver.execute(self._sql.move_head, (seq, own))
+            driver.execute(self._sql.move_head, (seq, own, head.cases_seq))
         return AuditReceipt(seq, own, head.last_hash, recorded_at)
 
     # ------------------------------------------------------------------ reading
@@ -435,14 +372,7 @@ class ChainStore:
 
     def head(self) -> ChainHead:
         with self.engine.connect() as conn:
-            return ChainHead(
-                *conn.execute(
-                    text(
-                        "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq,"
-                        " checkpoint_at FROM audit_chain WHERE id = 1"
-                    )
-                ).one()
-            )
+            return ChainHead(*conn.execute(text(SELECT_HEAD)).one())
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -464,14 +394,7 @@ class Snapshot:
         self.conn = conn
 
     def head(self) -> ChainHead:
-        return ChainHead(
-            *self.conn.execute(
-                text(
-                    "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq,"
-                    " checkpoint_at FROM audit_chain WHERE id = 1"
-                )
-            ).one()
-        )
+        return ChainHead(*self.conn.execute(text(SELECT_HEAD)).one())
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self.conn.execute(
@@ -513,24 +436,14 @@ class Snapshot:
         streams millions of rows and SQLAlchemy's row layer would double the cost.
         """
         postgres = self.conn.dialect.name == "postgresql"
-        where = ""
+        sql = Statements.for_dialect(self.conn.dialect.name).records_sql(
+            case_id is not None, seq_range is not None
+        )
         params: tuple[Any, ...] = ()
         if case_id is not None:
-            where = (
-                "WHERE (r.body::jsonb) ->> 'case_id' = %s"
-                if postgres
-                else "WHERE json_extract(r.body, '$.case_id') = ?"
-            )
-            params = (case_id,)
+            params = (case_id, case_id)
         elif seq_range is not None:
-            mark = "%s" if postgres else "?"
-            where = f"WHERE r.seq >= {mark} AND r.seq <= {mark}"
             params = seq_range
-        sql = (
-            "SELECT r.seq, r.prev_hash, r.hash, r.body, c.seq IS NOT NULL, c.request,"
-            " c.response, c.erased_at FROM audit_records r"
-            f" LEFT JOIN audit_content c ON c.seq = r.seq {where} ORDER BY r.seq"
-        )
         raw: Any = self.conn.connection.dbapi_connection
         cursor = raw.cursor(name="phaseroute_audit_records") if postgres else raw.cursor()
         if postgres:
@@ -588,19 +501,6 @@ def _link(
         receipts.append(AuditReceipt(seq, own, prev, rec.recorded_at))
         prev = own
     return receipts, rows, content
-
-
-def _insert_rows(driver: Any, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Multi-row INSERTs of up to _ROWS_PER_INSERT rows (SQLite).
-
-    One statement per chunk rather than executemany's one step per row: every step releases
-    the GIL, and a group-commit leader that must win it back from threads busy encoding
-    their next records waits at each of those points.
-    """
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        row = "(" + ",".join("?" * len(chunk[0])) + ")"
-        driver.execute(insert + ",".join([row] * len(chunk)), [v for r in chunk for v in r])
 
 
 def checkpointed(r: AuditReceipt) -> AuditReceipt:
