@@ -388,6 +388,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--appends", type=int, default=2000, help="distinct entries to append")
     parser.add_argument("--seconds", type=float, default=60, help="per store, interleaved")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite appends")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--writers", type=int, default=4)
@@ -396,7 +397,8 @@ def main() -> None:
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        bench_sqlite(tmp, key, args.appends, args.seconds)
+        if not args.no_sqlite:
+            bench_sqlite(tmp, key, args.appends, args.seconds)
         rec = encode_record(sample_entry(0), "2026-11-27T00:00:00.000000Z")
         size = len(rec.body) + len(rec.request_json or "") + len(rec.response_text or "") + 128
         if args.postgres:

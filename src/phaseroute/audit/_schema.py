@@ -21,7 +21,8 @@ rebuilt with ``INTEGER PRIMARY KEY`` (the row id *is* the sequence number; ``BIG
 KEY`` kept a second B-tree per table), and on both stores the per-record case-id expression
 index becomes ``audit_cases`` (case id, seq), filled in batches by the writer that already
 holds the chain lock; ``audit_chain.cases_seq`` says how far it reaches, and case lookups scan
-only the records past it.
+only the records past it. On PostgreSQL it also adds ``phaseroute_audit_append``, the append
+as one server-side call (the head row is locked only while the server works).
 
 Records and checkpoints refuse UPDATE and DELETE by trigger. That stops accidents, not a
 database administrator (who can drop a trigger); the hash chain and signatures are what make
@@ -240,6 +241,59 @@ def _fewer_pages_per_append(conn: Connection) -> None:
     last_seq = conn.execute(text("SELECT last_seq FROM audit_chain WHERE id = 1")).scalar_one()
     conn.execute(text(index_cases_sql(conn.dialect.name, ":a", ":b")), {"a": 0, "b": last_seq})
     conn.execute(text("UPDATE audit_chain SET cases_seq = last_seq WHERE id = 1"))
+    if postgres:
+        conn.exec_driver_sql(_POSTGRES_APPEND)
+
+
+# PostgreSQL: the whole append in one server-side call, so the head row is locked only while
+# the server works, never across a round trip to the client. The link is the one in
+# _codec.link_hash (SHA-256 of the JCS link object, written out: hex digests and integers
+# need no escaping); verification recomputes every link in Python.
+_POSTGRES_APPEND = """
+CREATE FUNCTION phaseroute_audit_append(
+    bodies text[], body_shas text[], stores boolean[], requests text[], responses text[],
+    cases_batch bigint)
+RETURNS TABLE (o_first bigint, o_prev text, o_hashes text[], o_checkpoint_seq bigint,
+    o_checkpoint_at text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    v_seq bigint;
+    v_prev text;
+    v_cases bigint;
+    v_hashes text[] := '{}';
+BEGIN
+    SELECT last_seq, last_hash, checkpoint_seq, checkpoint_at, cases_seq INTO h
+        FROM audit_chain WHERE id = 1 FOR UPDATE;
+    v_seq := h.last_seq;
+    v_prev := h.last_hash;
+    FOR i IN 1 .. cardinality(bodies) LOOP
+        v_seq := v_seq + 1;
+        v_prev := encode(sha256(convert_to('{"body_sha256":"' || body_shas[i]
+            || '","prev_hash":"' || v_prev || '","seq":' || v_seq || '}', 'UTF8')), 'hex');
+        v_hashes := v_hashes || v_prev;
+    END LOOP;
+    INSERT INTO audit_records (seq, prev_hash, hash, body)
+        SELECT h.last_seq + i, CASE WHEN i = 1 THEN h.last_hash ELSE v_hashes[i - 1] END,
+            v_hashes[i], bodies[i]
+        FROM generate_subscripts(bodies, 1) AS i;
+    INSERT INTO audit_content (seq, request, response)
+        SELECT h.last_seq + i, requests[i], responses[i]
+        FROM generate_subscripts(bodies, 1) AS i WHERE stores[i];
+    v_cases := h.cases_seq;
+    IF v_seq - v_cases >= cases_batch THEN
+        INSERT INTO audit_cases (case_id, seq)
+            SELECT (body::jsonb) ->> 'case_id', seq FROM audit_records
+            WHERE seq > v_cases AND seq <= v_seq AND (body::jsonb) ->> 'case_id' IS NOT NULL;
+        v_cases := v_seq;
+    END IF;
+    UPDATE audit_chain SET last_seq = v_seq, last_hash = v_prev, cases_seq = v_cases
+        WHERE id = 1;
+    RETURN QUERY SELECT h.last_seq + 1, h.last_hash::text, v_hashes, h.checkpoint_seq,
+        h.checkpoint_at::text;
+END $$
+"""
 
 
 def case_id_sql(dialect: str, column: str = "body") -> str:

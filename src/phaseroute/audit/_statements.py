@@ -1,8 +1,9 @@
 """The write path's SQL for each store, and the statements that run it.
 
-SQLite takes ``?`` parameters and runs one multi-row INSERT per table; PostgreSQL takes
-``%s`` and moves records, content and the head in one statement, so the head row is locked
-for as short a time as possible.
+SQLite takes ``?`` parameters: the writer chains records in Python under ``BEGIN
+IMMEDIATE`` and runs one multi-row INSERT per table. PostgreSQL takes ``%s``: an append is
+one call of ``phaseroute_audit_append`` (migration 3), which locks the head row, chains and
+inserts on the server, so the lock is never held across a round trip to the client.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Statements:
     insert_records: str
     insert_content: str
     index_cases: str
+    append_postgres: str = ""
 
     @classmethod
     def for_dialect(cls, dialect: str) -> Statements:
@@ -76,15 +78,12 @@ class Statements:
             move_head=lite.move_head.replace("?", "%s"),
             insert_checkpoint=lite.insert_checkpoint.replace("?", "%s"),
             move_head_and_checkpoint=lite.move_head_and_checkpoint.replace("?", "%s"),
-            insert_records="WITH r AS (INSERT INTO audit_records (seq, prev_hash, hash, body)"
-            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
-            " CAST(%s AS text[]), CAST(%s AS text[]))),"
-            " c AS (INSERT INTO audit_content (seq, request, response)"
-            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
-            " CAST(%s AS text[])))"
-            " UPDATE audit_chain SET last_seq = %s, last_hash = %s, cases_seq = %s WHERE id = 1",
-            insert_content="",  # part of insert_records
+            insert_records="",  # appends go through phaseroute_audit_append
+            insert_content="",
             index_cases=index_cases_sql("postgresql", "%s", "%s"),
+            append_postgres="SELECT o_first, o_prev, o_hashes, o_checkpoint_seq, o_checkpoint_at"
+            # %b: arrays of JSON text go in binary, with no quoting on either side.
+            " FROM phaseroute_audit_append(%b, %b, %b, %b, %b, %s)",
         )
 
     def param(self, sql: str) -> str:
@@ -99,32 +98,11 @@ class Statements:
         head: tuple[int, str],
         cases: tuple[int, int],
     ) -> None:
-        """Insert record and content rows, move the head to `head` (seq, hash), and index
-        the case ids of records `cases` = (first, last], first exclusive, if not empty."""
-        last_seq, last_hash = head
-        cases_seq = cases[1]
-        if self.postgres:
-            seqs, prevs, hashes, bodies = zip(*rows, strict=True)
-            cseqs, reqs, resps = zip(*content, strict=True) if content else ((), (), ())
-            driver.execute(
-                self.insert_records,
-                (
-                    list(seqs),
-                    list(prevs),
-                    list(hashes),
-                    list(bodies),
-                    list(cseqs),
-                    list(reqs),
-                    list(resps),
-                    last_seq,
-                    last_hash,
-                    cases_seq,
-                ),
-            )
-        else:
-            _insert_rows(driver, self.insert_records, rows)
-            _insert_rows(driver, self.insert_content, content)
-            driver.execute(self.move_head, (last_seq, last_hash, cases_seq))
+        """SQLite: insert record and content rows, move the head to `head` (seq, hash), and
+        index the case ids of records `cases` = (first, last], first exclusive, if any."""
+        _insert_rows(driver, self.insert_records, rows)
+        _insert_rows(driver, self.insert_content, content)
+        driver.execute(self.move_head, (head[0], head[1], cases[1]))
         if cases[0] < cases[1]:
             driver.execute(self.index_cases, cases)
 

@@ -157,37 +157,14 @@ class ChainStore:
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def _write(self, what: str, *, flush_apart: bool = False) -> Iterator[tuple[Any, ChainHead]]:
-        """A write transaction holding the chain lock: yields (driver connection, head).
-
-        Commits when the block ends and returns only after the commit is durable; any failure
-        rolls back and becomes AuditWriteFailed naming `what`. With `flush_apart` on
-        PostgreSQL the transaction commits without waiting for the WAL flush, which releases
-        the head row at once, and a second transaction then waits for a flush that covers
-        it (docs/audit.md, "Durable appends on PostgreSQL").
-        """
+    def _driver(self, what: str) -> Iterator[Any]:
+        """The writer's driver connection, one write at a time per store; any failure rolls
+        back and becomes AuditWriteFailed naming `what`."""
         with self._writer_lock:
             pooled = self._checkout(what)
             driver: Any = pooled.driver_connection
             try:
-                if self.dialect == "sqlite":
-                    # Take the write lock before reading the head, so no writer can move it.
-                    driver.execute("BEGIN IMMEDIATE")
-                    yield driver, ChainHead(*driver.execute(SELECT_HEAD).fetchone())
-                    driver.commit()
-                    return
-                # On PostgreSQL statements are pipelined: BEGIN goes out with the head's
-                # SELECT ... FOR UPDATE, and the writes with the COMMIT, so the head row stays
-                # locked for one round trip (plus the flush, unless `flush_apart`).
-                with driver.pipeline():
-                    if flush_apart:
-                        driver.execute("SET LOCAL synchronous_commit TO off")
-                    row = driver.execute(self._sql.lock_head).fetchone()
-                    yield driver, ChainHead(*row)
-                    driver.commit()
-                    if flush_apart:
-                        driver.execute(FLUSH_POSTGRES)
-                        driver.commit()
+                yield driver
             except (sqlite3.Error, psycopg.Error) as e:
                 self._drop(pooled, driver)
                 raise AuditWriteFailed(
@@ -199,6 +176,26 @@ class ChainStore:
             finally:
                 if pooled is not self._held:
                     pooled.close()
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[tuple[Any, ChainHead]]:
+        """A write transaction holding the chain lock: yields (driver connection, head).
+
+        Commits when the block ends and returns only after the commit is durable.
+        """
+        with self._driver(what) as driver:
+            if self.dialect == "sqlite":
+                # Take the write lock before reading the head, so no writer can move it.
+                driver.execute("BEGIN IMMEDIATE")
+                yield driver, ChainHead(*driver.execute(SELECT_HEAD).fetchone())
+                driver.commit()
+                return
+            # On PostgreSQL statements are pipelined: BEGIN goes out with the head's
+            # SELECT ... FOR UPDATE, and the writes with the COMMIT.
+            with driver.pipeline():
+                row = driver.execute(self._sql.lock_head).fetchone()
+                yield driver, ChainHead(*row)
+                driver.commit()
 
     def _checkout(self, what: str) -> PoolProxiedConnection:
         """The connection for the next write: on SQLite one kept for the store's lifetime
@@ -237,13 +234,13 @@ class ChainStore:
     ) -> list[AuditReceipt]:
         """Chain `records` after the head in one transaction; return once it is committed.
         A checkpoint signed in the same transaction is added to `signed`."""
-        with self._write("record", flush_apart=True) as (driver, head):
+        if self.dialect == "postgresql":
+            return self._append_postgres(
+                records, signing_key, checkpoint_every, checkpoint_seconds, signed
+            )
+        with self._write("record") as (driver, head):
             receipts, rows, content = _link(head, records)
             last = receipts[-1]
-            due = signing_key is not None and (
-                last.sequence - head.checkpoint_seq >= checkpoint_every
-                or _age_s(head.checkpoint_at, last.recorded_at) >= checkpoint_seconds
-            )
             cases_to = head.cases_seq
             if last.sequence - head.cases_seq >= CASES_BATCH:
                 cases_to = last.sequence
@@ -254,11 +251,50 @@ class ChainStore:
                 (last.sequence, last.record_hash),
                 (head.cases_seq, cases_to),
             )
-            if due and signing_key is not None:
+            if signing_key is not None and _due(head, last, checkpoint_every, checkpoint_seconds):
                 cp = self._sign(driver, head, last.sequence, last.record_hash, signing_key)
                 receipts = [checkpointed(r) for r in receipts]
                 if signed is not None:
                     signed.append(cp)
+        return receipts
+
+    def _append_postgres(
+        self,
+        records: Sequence[EncodedRecord],
+        signing_key: Ed25519PrivateKey | None,
+        checkpoint_every: int,
+        checkpoint_seconds: float,
+        signed: list[Checkpoint] | None,
+    ) -> list[AuditReceipt]:
+        """The append as one server-side call (locks the head, chains, inserts, moves the
+        head) committed without waiting for the WAL flush, then a transaction whose
+        synchronous commit flushes past it — all in one round trip. The head row is locked
+        only while the server works; the flush waits outside the lock, shared by every
+        writer waiting at the same time (docs/audit.md, "Durable appends on PostgreSQL")."""
+        with self._driver("record") as driver:
+            with driver.pipeline():
+                driver.execute("SET LOCAL synchronous_commit TO off")  # after psycopg's BEGIN
+                cur = driver.execute(self._sql.append_postgres, _append_args(records))
+                driver.execute("COMMIT")
+                driver.execute("BEGIN")
+                driver.execute(FLUSH_POSTGRES)
+                driver.commit()  # COMMIT, then wait for every result
+            first, prev, hashes, cp_seq, cp_at = cur.fetchone()
+        receipts = []
+        for i, (rec, own) in enumerate(zip(records, hashes, strict=True)):
+            receipts.append(AuditReceipt(first + i, own, prev, rec.recorded_at))
+            prev = own
+        last = receipts[-1]
+        if signing_key is None or not _due(
+            ChainHead("", "", 0, "", cp_seq, cp_at, 0), last, checkpoint_every, checkpoint_seconds
+        ):
+            return receipts
+        # Signed in a transaction of its own, after the records are durable.
+        cp = self.checkpoint(signing_key)
+        if cp is not None and signed is not None:
+            signed.append(cp)
+        if cp is not None and cp.seq >= last.sequence:
+            receipts = [checkpointed(r) for r in receipts]
         return receipts
 
     def _sign(
@@ -501,6 +537,25 @@ def _link(
         receipts.append(AuditReceipt(seq, own, prev, rec.recorded_at))
         prev = own
     return receipts, rows, content
+
+
+def _append_args(records: Sequence[EncodedRecord]) -> tuple[Any, ...]:
+    return (
+        [r.body for r in records],
+        [r.body_sha256 for r in records],
+        [r.stores_content for r in records],
+        [r.request_json for r in records],
+        [r.response_text for r in records],
+        CASES_BATCH,
+    )
+
+
+def _due(head: ChainHead, last: AuditReceipt, every: int, seconds: float) -> bool:
+    """Whether a checkpoint is due once `last` is chained after `head`."""
+    return (
+        last.sequence - head.checkpoint_seq >= every
+        or _age_s(head.checkpoint_at, last.recorded_at) >= seconds
+    )
 
 
 def checkpointed(r: AuditReceipt) -> AuditReceipt:
