@@ -264,6 +264,9 @@ DECLARE
     v_cases bigint;
     v_hashes text[] := '{}';
 BEGIN
+    -- This transaction commits without waiting for the WAL flush; the caller makes it
+    -- durable with a synchronous commit after it (docs/audit.md).
+    PERFORM set_config('synchronous_commit', 'off', true);
     SELECT last_seq, last_hash, checkpoint_seq, checkpoint_at, cases_seq INTO h
         FROM audit_chain WHERE id = 1 FOR UPDATE;
     v_seq := h.last_seq;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, replace
@@ -67,6 +68,7 @@ class ChainStore:
         self._sql = Statements.for_dialect(self.dialect)
         self._writer_lock = threading.Lock()  # one write transaction at a time per store
         self._held: PoolProxiedConnection | None = None
+        self._used = 0.0  # time.monotonic() of the held connection's last write
 
     @classmethod
     def open(cls, location: str | Path | None) -> ChainStore:
@@ -130,19 +132,32 @@ class ChainStore:
                 driver.commit()
 
     def _checkout(self, what: str) -> PoolProxiedConnection:
-        """The connection for the next write: on SQLite one kept for the store's lifetime
-        (a pool checkout per append cost more than the statements); on PostgreSQL a pooled
-        one, pinged on checkout so a restarted server costs no failed append."""
-        if self._held is not None:
-            return self._held
+        """The connection for the next write, kept for the store's lifetime (a pool
+        checkout per append cost more than the statements: on PostgreSQL a ping round trip).
+        On PostgreSQL one idle for over a second is pinged first, so a restarted server
+        costs no failed append; a dead one is replaced by a fresh (pinged) one."""
+        held = self._held
+        if held is not None:
+            if self.dialect == "sqlite" or time.monotonic() - self._used < 1.0:
+                self._used = time.monotonic()
+                return held
+            try:
+                ping: Any = held.driver_connection
+                ping.execute("SELECT 1")
+                ping.rollback()
+                self._used = time.monotonic()
+                return held
+            except psycopg.Error:
+                self._held = None
+                held.invalidate()
         try:
             pooled = self.engine.raw_connection()
         except SQLAlchemyError as e:
             raise AuditWriteFailed(
                 f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
             ) from e
-        if self.dialect == "sqlite":
-            self._held = pooled
+        self._held = pooled
+        self._used = time.monotonic()
         return pooled
 
     def _drop(self, pooled: PoolProxiedConnection, driver: Any) -> None:
@@ -198,20 +213,21 @@ class ChainStore:
         checkpoint_seconds: float,
         signed: list[Checkpoint] | None,
     ) -> list[AuditReceipt]:
-        """The append as one server-side call (locks the head, chains, inserts, moves the
-        head) committed without waiting for the WAL flush, then a transaction whose
-        synchronous commit flushes past it — all in one round trip. The head row is locked
-        only while the server works; the flush waits outside the lock, shared by every
-        writer waiting at the same time (docs/audit.md, "Durable appends on PostgreSQL")."""
+        """Two statements, each its own transaction: the append as one server-side call
+        (locks the head, chains, inserts, moves the head), which commits without waiting for
+        the WAL flush, then a transaction whose synchronous commit flushes past it. The head
+        row is locked only while the server works; the flush waits outside the lock, shared
+        by every writer waiting at the same time (docs/audit.md, "Durable appends on
+        PostgreSQL")."""
         with self._driver("record") as driver:
-            with driver.pipeline():
-                driver.execute("SET LOCAL synchronous_commit TO off")  # after psycopg's BEGIN
-                cur = driver.execute(self._sql.append_postgres, _append_args(records))
-                driver.execute("COMMIT")
-                driver.execute("BEGIN")
+            driver.autocommit = True
+            try:
+                row = driver.execute(self._sql.append_postgres, _append_args(records)).fetchone()
                 driver.execute(FLUSH_POSTGRES)
-                driver.commit()  # COMMIT, then wait for every result
-            first, prev, hashes, cp_seq, cp_at = cur.fetchone()
+            finally:
+                if not driver.closed:
+                    driver.autocommit = False
+            first, prev, hashes, cp_seq, cp_at = row
         receipts = []
         for i, (rec, own) in enumerate(zip(records, hashes, strict=True)):
             receipts.append(AuditReceipt(first + i, own, prev, rec.recorded_at))
