@@ -95,3 +95,18 @@ def test_case_lookups_agree_with_a_scan_across_the_batch_boundary(
         for case, seqs in cases.items():
             assert [r.seq for r in records_for_case(trail.store, case)] == seqs
         assert records_for_case(trail.store, "CASE-NONE") == []
+
+
+def test_a_case_index_behind_its_rows_never_blocks_an_append(
+    location: str, signing_key: Ed25519PrivateKey
+) -> None:
+    with AuditTrail.open(location, signing_key=signing_key) as trail:
+        trail.append_many([sample_entry(i) for i in range(CASES_BATCH + 5)])
+        engine = open_engine(location)
+        with engine.begin() as conn:  # as a restore or a hand edit might leave it
+            conn.execute(text("UPDATE audit_chain SET cases_seq = 0"))
+        engine.dispose()
+        trail.append(sample_entry(0))
+        assert trail.store.head().cases_seq == CASES_BATCH + 6
+        for case, seqs in _cases_by_scan(trail).items():
+            assert [r.seq for r in records_for_case(trail.store, case)] == seqs

@@ -288,7 +288,8 @@ BEGIN
     IF v_seq - v_cases >= cases_batch THEN
         INSERT INTO audit_cases (case_id, seq)
             SELECT (body::jsonb) ->> 'case_id', seq FROM audit_records
-            WHERE seq > v_cases AND seq <= v_seq AND (body::jsonb) ->> 'case_id' IS NOT NULL;
+            WHERE seq > v_cases AND seq <= v_seq AND (body::jsonb) ->> 'case_id' IS NOT NULL
+            ON CONFLICT DO NOTHING;
         v_cases := v_seq;
     END IF;
     UPDATE audit_chain SET last_seq = v_seq, last_hash = v_prev, cases_seq = v_cases
@@ -309,9 +310,12 @@ def case_id_sql(dialect: str, column: str = "body") -> str:
 def index_cases_sql(dialect: str, first: str, last: str) -> str:
     """INSERT the (case id, seq) of records `first` < seq <= `last` into ``audit_cases``."""
     case = case_id_sql(dialect)
+    # A lookup aid, not evidence: a row already there (cases_seq moved back by hand) must
+    # never block an append.
     return (
         f"INSERT INTO audit_cases (case_id, seq) SELECT {case}, seq FROM audit_records"
         f" WHERE seq > {first} AND seq <= {last} AND {case} IS NOT NULL"
+        " ON CONFLICT DO NOTHING"
     )
 
 
