@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from phaseroute.audit import AuditTrail, ChainStore, generate_key_pair, load_signing_key
-from phaseroute.audit._store import StoredRecord
+from phaseroute.audit._snapshot import StoredRecord
 
 WRITER = Path(__file__).resolve().parent / "audit_writer.py"
 ROUNDS = 20

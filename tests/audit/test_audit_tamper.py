@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from phaseroute.audit import AuditTrail, FindingKind, Verdict, VerificationReport, trusted_keys
 from phaseroute.audit._codec import link_hash, sha256_hex
 from phaseroute.audit._keys import key_id
-from phaseroute.audit._store import Checkpoint
+from phaseroute.audit._snapshot import Checkpoint
 from phaseroute.storage.database import open_engine
 
 N = 30

@@ -26,7 +26,8 @@ from phaseroute.audit._keys import (
     load_signing_key,
 )
 from phaseroute.audit._proofs import ProofCheck, prove_consistency, prove_inclusion, verify_proof
-from phaseroute.audit._store import ChainStore, Checkpoint
+from phaseroute.audit._snapshot import Checkpoint
+from phaseroute.audit._store import ChainStore
 from phaseroute.audit._trail import AuditTrail
 from phaseroute.audit._verify import Finding, FindingKind, Verdict, VerificationReport
 from phaseroute.audit._witness import (

@@ -22,7 +22,8 @@ from phaseroute.audit._inspect import trusted_keys
 from phaseroute.audit._jcs import canonical
 from phaseroute.audit._keys import key_id, load_public_key, public_pem
 from phaseroute.audit._schema import now_iso
-from phaseroute.audit._store import ChainStore, Checkpoint, StoredRecord
+from phaseroute.audit._snapshot import Checkpoint, StoredRecord
+from phaseroute.audit._store import ChainStore
 from phaseroute.audit._verify import (
     Finding,
     FindingKind,

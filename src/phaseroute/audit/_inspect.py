@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 
 from phaseroute.audit._keys import key_id
-from phaseroute.audit._store import ChainStore, StoredRecord
+from phaseroute.audit._snapshot import StoredRecord
+from phaseroute.audit._store import ChainStore
 from phaseroute.audit._verify import VerificationReport, verify_chain
 
 

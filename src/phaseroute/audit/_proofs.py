@@ -27,7 +27,8 @@ from phaseroute.audit._merkle import (
     verify_inclusion,
 )
 from phaseroute.audit._note import NoteError, SignedNote, origin_for, parse_note
-from phaseroute.audit._store import ChainStore, Checkpoint
+from phaseroute.audit._snapshot import Checkpoint
+from phaseroute.audit._store import ChainStore
 from phaseroute.errors import RequestError, StorageError
 
 INCLUSION_FORMAT = "phaseroute.audit.inclusion-proof/1"

@@ -15,6 +15,15 @@ summaries that used it scan the table anyway) and chains the erasures a version-
 made silently (content blanked with ``erased_at`` set): one erasure record names them, so an
 upgraded trail verifies and says so.
 
+Migration 3 takes every page off the append path that a record does not need (see
+docs/audit.md, "What an append writes"): on SQLite ``audit_records`` and ``audit_content`` are
+rebuilt with ``INTEGER PRIMARY KEY`` (the row id *is* the sequence number; ``BIGINT PRIMARY
+KEY`` kept a second B-tree per table), and on both stores the per-record case-id expression
+index becomes ``audit_cases`` (case id, seq), filled in batches by the writer that already
+holds the chain lock; ``audit_chain.cases_seq`` says how far it reaches, and case lookups scan
+only the records past it. On PostgreSQL it also adds ``phaseroute_audit_append``, the append
+as one server-side call (the head row is locked only while the server works).
+
 Records and checkpoints refuse UPDATE and DELETE by trigger. That stops accidents, not a
 database administrator (who can drop a trigger); the hash chain and signatures are what make
 tampering detectable.
@@ -182,9 +191,138 @@ def _chain_legacy_erasures(conn: Connection) -> None:
     )
 
 
+def _sqlite_trigger(table: str, op: str) -> str:
+    return (
+        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
+        f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    )
+
+
+_V3_SQLITE_TABLES = (
+    (
+        "audit_records",
+        "seq INTEGER PRIMARY KEY, prev_hash CHAR(64) NOT NULL, hash CHAR(64) NOT NULL,"
+        " body TEXT NOT NULL",
+        "seq, prev_hash, hash, body",
+        True,
+    ),
+    (
+        "audit_content",
+        "seq INTEGER PRIMARY KEY, request TEXT, response TEXT, erased_at VARCHAR(40)",
+        "seq, request, response, erased_at",
+        False,
+    ),
+)
+
+
+def _fewer_pages_per_append(conn: Connection) -> None:
+    postgres = conn.dialect.name == "postgresql"
+    conn.execute(text("DROP INDEX audit_records_case"))
+    if not postgres:
+        for table, columns, names, guarded in _V3_SQLITE_TABLES:
+            conn.execute(text(f"CREATE TABLE {table}_v3 ({columns})"))
+            conn.execute(
+                text(f"INSERT INTO {table}_v3 ({names}) SELECT {names} FROM {table} ORDER BY seq")
+            )
+            conn.execute(text(f"DROP TABLE {table}"))  # its triggers go with it
+            conn.execute(text(f"ALTER TABLE {table}_v3 RENAME TO {table}"))
+            if guarded:
+                for op in ("UPDATE", "DELETE"):
+                    conn.execute(text(_sqlite_trigger(table, op)))
+    conn.execute(text("ALTER TABLE audit_chain ADD COLUMN cases_seq BIGINT NOT NULL DEFAULT 0"))
+    conn.execute(
+        text(
+            "CREATE TABLE audit_cases ("
+            " case_id TEXT NOT NULL,"
+            " seq BIGINT NOT NULL,"
+            " PRIMARY KEY (case_id, seq))" + ("" if postgres else " WITHOUT ROWID")
+        )
+    )
+    last_seq = conn.execute(text("SELECT last_seq FROM audit_chain WHERE id = 1")).scalar_one()
+    conn.execute(text(index_cases_sql(conn.dialect.name, ":a", ":b")), {"a": 0, "b": last_seq})
+    conn.execute(text("UPDATE audit_chain SET cases_seq = last_seq WHERE id = 1"))
+    if postgres:
+        conn.exec_driver_sql(_POSTGRES_APPEND)
+
+
+# PostgreSQL: the whole append in one server-side call, so the head row is locked only while
+# the server works, never across a round trip to the client. The link is the one in
+# _codec.link_hash (SHA-256 of the JCS link object, written out: hex digests and integers
+# need no escaping); verification recomputes every link in Python.
+_POSTGRES_APPEND = """
+CREATE FUNCTION phaseroute_audit_append(
+    bodies text[], body_shas text[], stores boolean[], requests text[], responses text[],
+    cases_batch bigint)
+RETURNS TABLE (o_first bigint, o_prev text, o_hashes text[], o_checkpoint_seq bigint,
+    o_checkpoint_at text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    v_seq bigint;
+    v_prev text;
+    v_cases bigint;
+    v_hashes text[] := '{}';
+BEGIN
+    -- This transaction commits without waiting for the WAL flush; the caller makes it
+    -- durable with a synchronous commit after it (docs/audit.md).
+    PERFORM set_config('synchronous_commit', 'off', true);
+    SELECT last_seq, last_hash, checkpoint_seq, checkpoint_at, cases_seq INTO h
+        FROM audit_chain WHERE id = 1 FOR UPDATE;
+    v_seq := h.last_seq;
+    v_prev := h.last_hash;
+    FOR i IN 1 .. cardinality(bodies) LOOP
+        v_seq := v_seq + 1;
+        v_prev := encode(sha256(convert_to('{"body_sha256":"' || body_shas[i]
+            || '","prev_hash":"' || v_prev || '","seq":' || v_seq || '}', 'UTF8')), 'hex');
+        v_hashes := v_hashes || v_prev;
+    END LOOP;
+    INSERT INTO audit_records (seq, prev_hash, hash, body)
+        SELECT h.last_seq + i, CASE WHEN i = 1 THEN h.last_hash ELSE v_hashes[i - 1] END,
+            v_hashes[i], bodies[i]
+        FROM generate_subscripts(bodies, 1) AS i;
+    INSERT INTO audit_content (seq, request, response)
+        SELECT h.last_seq + i, requests[i], responses[i]
+        FROM generate_subscripts(bodies, 1) AS i WHERE stores[i];
+    v_cases := h.cases_seq;
+    IF v_seq - v_cases >= cases_batch THEN
+        INSERT INTO audit_cases (case_id, seq)
+            SELECT (body::jsonb) ->> 'case_id', seq FROM audit_records
+            WHERE seq > v_cases AND seq <= v_seq AND (body::jsonb) ->> 'case_id' IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        v_cases := v_seq;
+    END IF;
+    UPDATE audit_chain SET last_seq = v_seq, last_hash = v_prev, cases_seq = v_cases
+        WHERE id = 1;
+    RETURN QUERY SELECT h.last_seq + 1, h.last_hash::text, v_hashes, h.checkpoint_seq,
+        h.checkpoint_at::text;
+END $$
+"""
+
+
+def case_id_sql(dialect: str, column: str = "body") -> str:
+    """The SQL expression for a record body's case id."""
+    if dialect == "postgresql":
+        return f"(({column}::jsonb) ->> 'case_id')"
+    return f"json_extract({column}, '$.case_id')"
+
+
+def index_cases_sql(dialect: str, first: str, last: str) -> str:
+    """INSERT the (case id, seq) of records `first` < seq <= `last` into ``audit_cases``."""
+    case = case_id_sql(dialect)
+    # A lookup aid, not evidence: a row already there (cases_seq moved back by hand) must
+    # never block an append.
+    return (
+        f"INSERT INTO audit_cases (case_id, seq) SELECT {case}, seq FROM audit_records"
+        f" WHERE seq > {first} AND seq <= {last} AND {case} IS NOT NULL"
+        " ON CONFLICT DO NOTHING"
+    )
+
+
 MIGRATIONS = (
     Migration(1, "audit chain, records, content, checkpoints", _create),
     Migration(
         2, "Merkle tree heads, signed notes, subtree cache, chained erasures", _merkle_and_erasures
     ),
+    Migration(3, "rowid sequence numbers, case ids indexed in batches", _fewer_pages_per_append),
 )

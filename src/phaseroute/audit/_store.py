@@ -1,20 +1,22 @@
-"""The chain store: appends and checkpoints under a database lock, and reads for verification.
+"""The chain store: appends, checkpoints and erasures under a database lock.
 
 Writers are serialised by the database, not by Python: SQLite takes its write lock up front
-with ``BEGIN IMMEDIATE``; PostgreSQL locks the ``audit_chain`` head row ``FOR UPDATE``. The
-sequence number is the primary key, so two writers can never both extend the same head.
+with ``BEGIN IMMEDIATE``; PostgreSQL locks the ``audit_chain`` head row ``FOR UPDATE`` (for an
+append, inside ``phaseroute_audit_append``). The sequence number is the primary key, so two
+writers can never both extend the same head. Reads go through `Snapshot` (_snapshot.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import astuple, dataclass, replace
+from contextlib import contextmanager
+from dataclasses import astuple, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 from cryptography.hazmat.primitives import serialization
@@ -23,83 +25,16 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 
-from phaseroute.audit._codec import EncodedRecord, checkpoint_payload, encode_erasure, link_hash
+from phaseroute.audit._codec import EncodedRecord, encode_erasure, link_hash
 from phaseroute.audit._entry import AuditReceipt
 from phaseroute.audit._keys import key_id
-from phaseroute.audit._merkle import (
-    CACHE_LEVEL,
-    CompactRange,
-    SubtreeSource,
-    leaf_hash,
-    node_hash,
-    split_point,
-)
+from phaseroute.audit._merkle import CompactRange
 from phaseroute.audit._note import TreeHead, origin_for, sign_head
 from phaseroute.audit._schema import COMPONENT, MIGRATIONS, now_iso
-from phaseroute.errors import AuditWriteFailed, RequestError, StorageError
+from phaseroute.audit._snapshot import ChainHead, Checkpoint, Snapshot
+from phaseroute.audit._statements import CASES_BATCH, FLUSH_POSTGRES, SELECT_HEAD, Statements
+from phaseroute.errors import AuditWriteFailed, RequestError
 from phaseroute.storage.database import migrate, open_engine
-
-
-@dataclass(frozen=True)
-class ChainHead:
-    """The head row: chain id, last record and last checkpoint."""
-
-    chain_id: str
-    created_at: str
-    last_seq: int
-    last_hash: str
-    checkpoint_seq: int
-    checkpoint_at: str
-
-
-class StoredRecord(NamedTuple):
-    """One chained record as stored, with its content row if there is one.
-
-    A named tuple rather than a dataclass: verification builds millions of these.
-    """
-
-    seq: int
-    prev_hash: str
-    hash: str
-    body: str
-    has_content: bool = False
-    request: str | None = None
-    response: str | None = None
-    erased_at: str | None = None
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed statement that the chain had `count` records ending in `head_hash` at `seq`.
-
-    `signature` covers the JCS `payload()` (every column; from schema version 2 also the
-    RFC 9162 `root_hash`). Version 2 checkpoints also carry `note`, the same tree head as a
-    C2SP signed note (tlog-checkpoint) for witnesses and proofs; `compact` is the compact
-    range the root was computed from (not signed: it only speeds up the next checkpoint).
-    """
-
-    seq: int
-    head_hash: str
-    count: int
-    signed_at: str
-    chain_id: str
-    key_id: str
-    public_key: str  # raw Ed25519 public key, hex
-    signature: str  # hex
-    root_hash: str | None = None
-    compact: str | None = None
-    note: str | None = None
-
-    def payload(self) -> bytes:
-        return checkpoint_payload(
-            self.chain_id,
-            self.seq,
-            self.head_hash,
-            self.count,
-            self.signed_at,
-            self.key_id,
-            self.root_hash,
-        )
 
 
 def _sqlite_autocommit(dbapi_connection: Any, _record: Any) -> None:
@@ -119,61 +54,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-# Rows per SQLite INSERT: the statement cache (128) holds every chunk size of both tables.
-_ROWS_PER_INSERT = 32
-
-_SELECT_HEAD = (
-    "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq, checkpoint_at"
-    " FROM audit_chain WHERE id = 1"
-)
-
-
-@dataclass(frozen=True)
-class _Statements:
-    """The write path's SQL in one driver's parameter style (sqlite3 ``?``, psycopg ``%s``)."""
-
-    lock_head: str
-    move_head: str
-    insert_checkpoint: str
-    move_head_and_checkpoint: str
-    insert_records: str
-    insert_content: str
-
-    @classmethod
-    def sqlite(cls) -> _Statements:
-        return cls(
-            lock_head=_SELECT_HEAD,
-            move_head="UPDATE audit_chain SET last_seq = ?, last_hash = ? WHERE id = 1",
-            insert_checkpoint="INSERT INTO audit_checkpoints (seq, head_hash, count, signed_at,"
-            " chain_id, key_id, public_key, signature, root_hash, compact, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            move_head_and_checkpoint="UPDATE audit_chain SET last_seq = ?, last_hash = ?,"
-            " checkpoint_seq = ?, checkpoint_at = ? WHERE id = 1",
-            insert_records="INSERT INTO audit_records (seq, prev_hash, hash, body) VALUES ",
-            insert_content="INSERT INTO audit_content (seq, request, response) VALUES ",
-        )
-
-    @classmethod
-    def postgres(cls) -> _Statements:
-        lite = cls.sqlite()
-        return cls(
-            lock_head=_SELECT_HEAD + " FOR UPDATE",
-            move_head=lite.move_head.replace("?", "%s"),
-            insert_checkpoint=lite.insert_checkpoint.replace("?", "%s"),
-            move_head_and_checkpoint=lite.move_head_and_checkpoint.replace("?", "%s"),
-            # Records, content and the head move in one statement: the head row's lock is
-            # held for as short a time as possible, which bounds throughput across processes.
-            insert_records="WITH r AS (INSERT INTO audit_records (seq, prev_hash, hash, body)"
-            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
-            " CAST(%s AS text[]), CAST(%s AS text[]))),"
-            " c AS (INSERT INTO audit_content (seq, request, response)"
-            " SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS text[]),"
-            " CAST(%s AS text[])))"
-            " UPDATE audit_chain SET last_seq = %s, last_hash = %s WHERE id = 1",
-            insert_content="",  # part of insert_records
-        )
-
-
 class ChainStore:
     """Database access for one audit chain (SQLite file or PostgreSQL database).
 
@@ -185,10 +65,10 @@ class ChainStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        postgres = self.dialect == "postgresql"
-        self._sql = _Statements.postgres() if postgres else _Statements.sqlite()
+        self._sql = Statements.for_dialect(self.dialect)
         self._writer_lock = threading.Lock()  # one write transaction at a time per store
         self._held: PoolProxiedConnection | None = None
+        self._used = 0.0  # time.monotonic() of the held connection's last write
 
     @classmethod
     def open(cls, location: str | Path | None) -> ChainStore:
@@ -211,26 +91,14 @@ class ChainStore:
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def _write(self, what: str) -> Iterator[tuple[Any, ChainHead]]:
-        """A write transaction holding the chain lock: yields (driver connection, head).
-
-        Commits when the block ends and returns only after the commit is durable; any failure
-        rolls back and becomes AuditWriteFailed naming `what`.
-        """
+    def _driver(self, what: str) -> Iterator[Any]:
+        """The writer's driver connection, one write at a time per store; any failure rolls
+        back and becomes AuditWriteFailed naming `what`."""
         with self._writer_lock:
             pooled = self._checkout(what)
             driver: Any = pooled.driver_connection
             try:
-                if self.dialect == "sqlite":
-                    # Take the write lock before reading the head, so no writer can move it.
-                    driver.execute("BEGIN IMMEDIATE")
-                # On PostgreSQL statements are pipelined: BEGIN goes out with the head's
-                # SELECT ... FOR UPDATE, and the writes with the COMMIT, so the head row stays
-                # locked for one round trip plus the flush.
-                with driver.pipeline() if self.dialect == "postgresql" else nullcontext():
-                    row = driver.execute(self._sql.lock_head).fetchone()
-                    yield driver, ChainHead(*row)
-                    driver.commit()
+                yield driver
             except (sqlite3.Error, psycopg.Error) as e:
                 self._drop(pooled, driver)
                 raise AuditWriteFailed(
@@ -243,20 +111,53 @@ class ChainStore:
                 if pooled is not self._held:
                     pooled.close()
 
+    @contextmanager
+    def _write(self, what: str) -> Iterator[tuple[Any, ChainHead]]:
+        """A write transaction holding the chain lock: yields (driver connection, head).
+
+        Commits when the block ends and returns only after the commit is durable.
+        """
+        with self._driver(what) as driver:
+            if self.dialect == "sqlite":
+                # Take the write lock before reading the head, so no writer can move it.
+                driver.execute("BEGIN IMMEDIATE")
+                yield driver, ChainHead(*driver.execute(SELECT_HEAD).fetchone())
+                driver.commit()
+                return
+            # On PostgreSQL statements are pipelined: BEGIN goes out with the head's
+            # SELECT ... FOR UPDATE, and the writes with the COMMIT.
+            with driver.pipeline():
+                row = driver.execute(self._sql.lock_head).fetchone()
+                yield driver, ChainHead(*row)
+                driver.commit()
+
     def _checkout(self, what: str) -> PoolProxiedConnection:
-        """The connection for the next write: on SQLite one kept for the store's lifetime
-        (a pool checkout per append cost more than the statements); on PostgreSQL a pooled
-        one, pinged on checkout so a restarted server costs no failed append."""
-        if self._held is not None:
-            return self._held
+        """The connection for the next write, kept for the store's lifetime (a pool
+        checkout per append cost more than the statements: on PostgreSQL a ping round trip).
+        On PostgreSQL one idle for over a second is pinged first, so a restarted server
+        costs no failed append; a dead one is replaced by a fresh (pinged) one."""
+        held = self._held
+        if held is not None:
+            if self.dialect == "sqlite" or time.monotonic() - self._used < 1.0:
+                self._used = time.monotonic()
+                return held
+            try:
+                ping: Any = held.driver_connection
+                ping.execute("SELECT 1")
+                ping.rollback()
+                self._used = time.monotonic()
+                return held
+            except psycopg.Error:
+                self._held = None
+                held.invalidate()
         try:
             pooled = self.engine.raw_connection()
         except SQLAlchemyError as e:
             raise AuditWriteFailed(
                 f"the audit {what} could not be written to {self.describe()}: {_reason(e)}"
             ) from e
-        if self.dialect == "sqlite":
-            self._held = pooled
+        self._held = pooled
+        self._used = time.monotonic()
         return pooled
 
     def _drop(self, pooled: PoolProxiedConnection, driver: Any) -> None:
@@ -280,46 +181,69 @@ class ChainStore:
     ) -> list[AuditReceipt]:
         """Chain `records` after the head in one transaction; return once it is committed.
         A checkpoint signed in the same transaction is added to `signed`."""
+        if self.dialect == "postgresql":
+            return self._append_postgres(
+                records, signing_key, checkpoint_every, checkpoint_seconds, signed
+            )
         with self._write("record") as (driver, head):
             receipts, rows, content = _link(head, records)
             last = receipts[-1]
-            due = signing_key is not None and (
-                last.sequence - head.checkpoint_seq >= checkpoint_every
-                or _age_s(head.checkpoint_at, last.recorded_at) >= checkpoint_seconds
+            cases_to = head.cases_seq
+            if last.sequence - head.cases_seq >= CASES_BATCH:
+                cases_to = last.sequence
+            self._sql.insert(
+                driver,
+                rows,
+                content,
+                (last.sequence, last.record_hash),
+                (head.cases_seq, cases_to),
             )
-            if self.dialect == "postgresql":
-                self._insert_postgres(driver, rows, content)
-            else:
-                _insert_rows(driver, self._sql.insert_records, rows)
-                _insert_rows(driver, self._sql.insert_content, content)
-                if not due:
-                    driver.execute(self._sql.move_head, (last.sequence, last.record_hash))
-            if due and signing_key is not None:
+            if signing_key is not None and _due(head, last, checkpoint_every, checkpoint_seconds):
                 cp = self._sign(driver, head, last.sequence, last.record_hash, signing_key)
                 receipts = [checkpointed(r) for r in receipts]
                 if signed is not None:
                     signed.append(cp)
         return receipts
 
-    def _insert_postgres(
-        self, driver: Any, rows: list[tuple[Any, ...]], content: list[tuple[Any, ...]]
-    ) -> None:
-        seqs, prevs, hashes, bodies = zip(*rows, strict=True)
-        cseqs, reqs, resps = zip(*content, strict=True) if content else ((), (), ())
-        driver.execute(
-            self._sql.insert_records,
-            (
-                list(seqs),
-                list(prevs),
-                list(hashes),
-                list(bodies),
-                list(cseqs),
-                list(reqs),
-                list(resps),
-                seqs[-1],
-                hashes[-1],
-            ),
-        )
+    def _append_postgres(
+        self,
+        records: Sequence[EncodedRecord],
+        signing_key: Ed25519PrivateKey | None,
+        checkpoint_every: int,
+        checkpoint_seconds: float,
+        signed: list[Checkpoint] | None,
+    ) -> list[AuditReceipt]:
+        """Two statements, each its own transaction: the append as one server-side call
+        (locks the head, chains, inserts, moves the head), which commits without waiting for
+        the WAL flush, then a transaction whose synchronous commit flushes past it. The head
+        row is locked only while the server works; the flush waits outside the lock, shared
+        by every writer waiting at the same time (docs/audit.md, "Durable appends on
+        PostgreSQL")."""
+        with self._driver("record") as driver:
+            driver.autocommit = True
+            try:
+                row = driver.execute(self._sql.append_postgres, _append_args(records)).fetchone()
+                driver.execute(FLUSH_POSTGRES)
+            finally:
+                if not driver.closed:
+                    driver.autocommit = False
+            first, prev, hashes, cp_seq, cp_at = row
+        receipts = []
+        for i, (rec, own) in enumerate(zip(records, hashes, strict=True)):
+            receipts.append(AuditReceipt(first + i, own, prev, rec.recorded_at))
+            prev = own
+        last = receipts[-1]
+        if signing_key is None or not _due(
+            ChainHead("", "", 0, "", cp_seq, cp_at, 0), last, checkpoint_every, checkpoint_seconds
+        ):
+            return receipts
+        # Signed in a transaction of its own, after the records are durable.
+        cp = self.checkpoint(signing_key)
+        if cp is not None and signed is not None:
+            signed.append(cp)
+        if cp is not None and cp.seq >= last.sequence:
+            receipts = [checkpointed(r) for r in receipts]
+        return receipts
 
     def _sign(
         self, driver: Any, head: ChainHead, seq: int, head_hash: str, key: Ed25519PrivateKey
@@ -327,7 +251,7 @@ class ChainStore:
         """Sign the tree head at `seq`: extend the last checkpoint's compact range by the
         records since (RFC 9162 leaves), cache the perfect subtrees it completes, and sign
         the tlog-checkpoint note. Runs once per checkpoint, never per append."""
-        p = self._param
+        p = self._sql.param
         row = driver.execute(
             "SELECT seq, compact FROM audit_checkpoints WHERE compact IS NOT NULL"
             " ORDER BY seq DESC LIMIT 1"
@@ -370,9 +294,6 @@ class ChainStore:
         driver.execute(self._sql.move_head_and_checkpoint, (seq, head_hash, seq, cp.signed_at))
         return cp
 
-    def _param(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
-
     def checkpoint(self, signing_key: Ed25519PrivateKey) -> Checkpoint | None:
         """Sign the current head if records exist past the last checkpoint."""
         with self._write("checkpoint") as (driver, head):
@@ -392,7 +313,7 @@ class ChainStore:
                 "an erasure needs a reason and an authority (e.g. --reason 'GDPR Art. 17 "
                 "request 2026-114' --authority 'DPO, J. Smith')"
             )
-        p = self._param
+        p = self._sql.param
         marks = ",".join("?" * len(wanted))
         with self._write("erasure") as (driver, head):
             rows = driver.execute(
@@ -425,7 +346,7 @@ class ChainStore:
                 ),
                 [recorded_at, *wanted],
             )
-            driver.execute(self._sql.move_head, (seq, own))
+            driver.execute(self._sql.move_head, (seq, own, head.cases_seq))
         return AuditReceipt(seq, own, head.last_hash, recorded_at)
 
     # ------------------------------------------------------------------ reading
@@ -435,14 +356,7 @@ class ChainStore:
 
     def head(self) -> ChainHead:
         with self.engine.connect() as conn:
-            return ChainHead(
-                *conn.execute(
-                    text(
-                        "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq,"
-                        " checkpoint_at FROM audit_chain WHERE id = 1"
-                    )
-                ).one()
-            )
+            return ChainHead(*conn.execute(text(SELECT_HEAD)).one())
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -455,120 +369,6 @@ class ChainStore:
                 yield Snapshot(conn)
         finally:
             conn.close()
-
-
-class Snapshot:
-    """Reads inside one transaction, so head, records and checkpoints agree."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def head(self) -> ChainHead:
-        return ChainHead(
-            *self.conn.execute(
-                text(
-                    "SELECT chain_id, created_at, last_seq, last_hash, checkpoint_seq,"
-                    " checkpoint_at FROM audit_chain WHERE id = 1"
-                )
-            ).one()
-        )
-
-    def checkpoints(self) -> list[Checkpoint]:
-        rows = self.conn.execute(
-            text(
-                "SELECT seq, head_hash, count, signed_at, chain_id, key_id, public_key,"
-                " signature, root_hash, compact, note FROM audit_checkpoints ORDER BY seq"
-            )
-        )
-        return [Checkpoint(*row) for row in rows]
-
-    def record(self, seq: int) -> StoredRecord | None:
-        """One record with its content row, or None."""
-        for rec in self.records(seq_range=(seq, seq)):
-            return rec
-        return None
-
-    def record_hashes(self, first: int, last: int) -> list[str]:
-        """The hashes of records `first`..`last` (inclusive), in order."""
-        rows = self.conn.execute(
-            text("SELECT hash FROM audit_records WHERE seq >= :a AND seq <= :b ORDER BY seq"),
-            {"a": first, "b": last},
-        )
-        return [str(r[0]) for r in rows]
-
-    def tree(self) -> StoreTree:
-        """Subtree hashes of this chain's RFC 9162 tree, from the cache where it can."""
-        cache = {
-            (int(level), int(idx)): bytes.fromhex(h)
-            for level, idx, h in self.conn.execute(text("SELECT level, idx, hash FROM audit_tree"))
-        }
-        return StoreTree(self, cache)
-
-    def records(
-        self, case_id: str | None = None, seq_range: tuple[int, int] | None = None
-    ) -> Iterator[StoredRecord]:
-        """Records in seq order (optionally one case's), with their content rows.
-
-        Reads through the driver's own cursor (server-side on PostgreSQL): verification
-        streams millions of rows and SQLAlchemy's row layer would double the cost.
-        """
-        postgres = self.conn.dialect.name == "postgresql"
-        where = ""
-        params: tuple[Any, ...] = ()
-        if case_id is not None:
-            where = (
-                "WHERE (r.body::jsonb) ->> 'case_id' = %s"
-                if postgres
-                else "WHERE json_extract(r.body, '$.case_id') = ?"
-            )
-            params = (case_id,)
-        elif seq_range is not None:
-            mark = "%s" if postgres else "?"
-            where = f"WHERE r.seq >= {mark} AND r.seq <= {mark}"
-            params = seq_range
-        sql = (
-            "SELECT r.seq, r.prev_hash, r.hash, r.body, c.seq IS NOT NULL, c.request,"
-            " c.response, c.erased_at FROM audit_records r"
-            f" LEFT JOIN audit_content c ON c.seq = r.seq {where} ORDER BY r.seq"
-        )
-        raw: Any = self.conn.connection.dbapi_connection
-        cursor = raw.cursor(name="phaseroute_audit_records") if postgres else raw.cursor()
-        if postgres:
-            cursor.itersize = 5000
-        try:
-            cursor.execute(sql, params)
-            make = StoredRecord._make
-            for row in cursor:
-                yield make(row)
-        finally:
-            cursor.close()
-
-    def count(self) -> int:
-        return int(self.conn.execute(text("SELECT COUNT(*) FROM audit_records")).scalar_one())
-
-
-class StoreTree(SubtreeSource):
-    """`SubtreeSource` over a snapshot: perfect subtrees of 256+ leaves from `audit_tree`,
-    smaller ranges hashed from the record hashes they cover (one query each)."""
-
-    def __init__(self, snap: Snapshot, cache: dict[tuple[int, int], bytes]) -> None:
-        super().__init__(())
-        self._snap = snap
-        self._cache = cache
-
-    def subtree(self, start: int, end: int) -> bytes:
-        n = end - start
-        if n >= 1 << CACHE_LEVEL and n & (n - 1) == 0 and start % n == 0:
-            cached = self._cache.get((n.bit_length() - 1, start // n))
-            if cached is not None:
-                return cached
-        if n <= 1 << CACHE_LEVEL:
-            hashes = self._snap.record_hashes(start + 1, end)
-            if len(hashes) != n:
-                raise StorageError(f"records {start + 1}..{end} are not all present")
-            return SubtreeSource([leaf_hash(bytes.fromhex(h)) for h in hashes]).subtree(0, n)
-        k = split_point(n)
-        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
 
 
 def _link(
@@ -590,17 +390,23 @@ def _link(
     return receipts, rows, content
 
 
-def _insert_rows(driver: Any, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Multi-row INSERTs of up to _ROWS_PER_INSERT rows (SQLite).
+def _append_args(records: Sequence[EncodedRecord]) -> tuple[Any, ...]:
+    return (
+        [r.body for r in records],
+        [r.body_sha256 for r in records],
+        [r.stores_content for r in records],
+        [r.request_json for r in records],
+        [r.response_text for r in records],
+        CASES_BATCH,
+    )
 
-    One statement per chunk rather than executemany's one step per row: every step releases
-    the GIL, and a group-commit leader that must win it back from threads busy encoding
-    their next records waits at each of those points.
-    """
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        row = "(" + ",".join("?" * len(chunk[0])) + ")"
-        driver.execute(insert + ",".join([row] * len(chunk)), [v for r in chunk for v in r])
+
+def _due(head: ChainHead, last: AuditReceipt, every: int, seconds: float) -> bool:
+    """Whether a checkpoint is due once `last` is chained after `head`."""
+    return (
+        last.sequence - head.checkpoint_seq >= every
+        or _age_s(head.checkpoint_at, last.recorded_at) >= seconds
+    )
 
 
 def checkpointed(r: AuditReceipt) -> AuditReceipt:

@@ -22,7 +22,8 @@ from phaseroute.audit._codec import EncodedRecord, encode_record
 from phaseroute.audit._entry import AuditEntry, AuditReceipt
 from phaseroute.audit._inspect import trusted_keys, verify_store
 from phaseroute.audit._schema import now_iso
-from phaseroute.audit._store import ChainStore, Checkpoint, checkpointed
+from phaseroute.audit._snapshot import Checkpoint
+from phaseroute.audit._store import ChainStore, checkpointed
 from phaseroute.audit._verify import VerificationReport
 from phaseroute.audit._witness import Witness
 from phaseroute.errors import AuditWriteFailed, RequestError

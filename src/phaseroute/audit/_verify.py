@@ -20,7 +20,7 @@ from phaseroute.audit._codec import ERASURE_MARK, GENESIS_HASH, link_hash, sha25
 from phaseroute.audit._keys import key_id
 from phaseroute.audit._merkle import CompactRange
 from phaseroute.audit._note import NoteError, TreeHead, origin_for, parse_note
-from phaseroute.audit._store import Checkpoint, StoredRecord
+from phaseroute.audit._snapshot import Checkpoint, StoredRecord
 
 
 class FindingKind(StrEnum):

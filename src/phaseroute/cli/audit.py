@@ -33,7 +33,7 @@ from phaseroute.audit import (
     verify_store,
 )
 from phaseroute.audit._bundle import read_manifest
-from phaseroute.audit._store import Checkpoint
+from phaseroute.audit._snapshot import Checkpoint
 from phaseroute.audit._witness import PublishedHead
 from phaseroute.cli._keyfiles import as_policy_spells_it, ensure_ignored
 from phaseroute.cli._tables import Column, emit_json, new_table, print_table
