@@ -373,6 +373,7 @@ workflows:
       fast: {{kind: screening, catastrophic_error: throughput, caught_by: review}}
       audited: {{kind: judgment, catastrophic_error: missed_risk, audit: true}}
 database: "{db}"
+audit: {{signing_key: "file:keys/audit.key"}}
 """
 
 LITELLM_CONFIG = """\
@@ -418,6 +419,9 @@ def main() -> None:
     upstream_argv = [sys.executable, __file__, "--upstream", str(up_port)]
     policy = work / "phaseroute.yaml"
     policy.write_text(BENCH_POLICY.format(base=base, db=(work / "bench.db").as_posix()))
+    from phaseroute.audit import generate_key_pair
+
+    generate_key_pair(work / "keys")  # the audited phase's checkpoints are signed
     gw_port = free_port()
     gateway_argv = [
         PHASEROUTE, "serve", str(policy), "--auth", "keys",
@@ -557,6 +561,9 @@ def _components(work: Path, postgres: str | None) -> None:
             rounds.append((time.perf_counter() - t) / n * 1e6)
         return statistics.median(rounds)
 
+    from phaseroute.audit import generate_key_pair
+
+    generate_key_pair(work / "keys")
     policy = work / "components.yaml"
     policy.write_text(
         BENCH_POLICY.format(base="http://127.0.0.1:9", db=(work / "c.db").as_posix())

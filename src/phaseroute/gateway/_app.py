@@ -9,7 +9,6 @@ Query strings are ignored (`/v1/messages?beta=true` is `/v1/messages`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -117,7 +116,7 @@ def create_app(gateway: Gateway, *, sighup: bool = False) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway.log_start()
-        warming = asyncio.create_task(gateway.warm())
+        warming = gateway.start_warming()
         uninstall = install_sighup(gateway) if sighup else None
         try:
             yield

@@ -87,7 +87,9 @@ def build_gateway(
     from phaseroute.runtime import Router  # noqa: PLC0415 - the router's imports are heavy
     from phaseroute.runtime._providers import database_location  # noqa: PLC0415
 
-    router = Router.from_policy(policy)
+    # Listening comes first: the providers (the SDKs' imports, seconds) are built in the
+    # background once the server is up, and `/readyz` says 200 when they are.
+    router = Router.from_policy(policy, build_providers_now=False)
     try:
         access = (
             AccessControl.open(router.plan, database_location(router.plan, None))
