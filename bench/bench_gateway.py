@@ -43,10 +43,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PHASEROUTE = str(Path(sys.executable).parent / "phaseroute")  # the console script
 UPSTREAM_KEY = "sk-bench-upstream"
@@ -242,6 +243,34 @@ class Target:
     port: int
     model: str
     headers: str = ""
+    pid: int | None = None  # the serving process: its CPU time per request is reported
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of `pid` and every process below it (uvicorn's workers), from
+    /proc (Linux; NaN elsewhere): the cost per request that the latency figures come from."""
+    proc = Path("/proc")
+    if pid is None or not proc.is_dir():
+        return float("nan")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, wanted = 0.0, {pid}
+    changed = True
+    while changed:  # the process tree under pid
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for one in wanted:
+        total += stats.get(one, (0, 0.0))[1]
+    return total
 
 
 @dataclass(frozen=True)
@@ -254,6 +283,8 @@ class Run:
     achieved: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: float  # the target process's CPU time per request sent
+    client_cpu_ms: float  # the load generator's own CPU time per request sent
 
 
 def _body(model: str, stream: bool) -> bytes:
@@ -285,6 +316,8 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         except Exception as e:  # counted and shown, never hidden
             errors.append(f"{type(e).__name__}: {e}")
 
+    cpu_before = cpu_seconds(target.pid)
+    client_before = time.process_time()
     start = time.perf_counter() + 0.05
     for i in range(total):
         scheduled = start + i / rate
@@ -294,6 +327,8 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         tasks.append(asyncio.create_task(one(scheduled)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(target.pid) - cpu_before
+    client_cpu = time.process_time() - client_before
     client.close()
     if errors:
         print(f"    {target.name}: {len(errors)} errors, first: {errors[0]}", file=sys.stderr)
@@ -307,6 +342,8 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         len(latencies) / elapsed,
         statistics.median(ms),
         ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        cpu / total * 1000,
+        client_cpu / total * 1000,
     )
 
 
@@ -404,6 +441,9 @@ def main() -> None:
         "--components", action="store_true", help="only time keys/budgets/metrics/logs/spans"
     )
     parser.add_argument("--postgres", help="postgresql:// URL for the budget timing")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gateway worker processes (phaseroute serve)"
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     modes = [m == "stream" for m in args.modes.split(",")]
@@ -425,41 +465,46 @@ def main() -> None:
     gw_port = free_port()
     gateway_argv = [
         PHASEROUTE, "serve", str(policy), "--auth", "keys",
-        "--port", str(gw_port), "--log-level", "warning",
+        "--port", str(gw_port), "--log-level", "warning", "--workers", str(args.workers),
     ]  # fmt: skip
     key = _create_key(policy, env)
     auth = f"authorization: Bearer {key}\r\n"
 
-    targets = [
-        Target("direct", up_port, "gpt-bench"),
-        Target("gateway", gw_port, "bench/fast", auth),
-        Target("audited", gw_port, "bench/audited", auth),
-    ]
+    print(f"start: {_load_average()}; {os.cpu_count()} CPUs", file=sys.stderr)
     results: list[Run] = []
     with (
-        process(upstream_argv, f"{base}/v1/models", work / "upstream.log", env),
-        process(gateway_argv, f"http://127.0.0.1:{gw_port}/healthz", work / "gw.log", env),
-        _litellm(args.litellm, base, work, env) as litellm_port,
+        process(upstream_argv, f"{base}/v1/models", work / "upstream.log", env) as upstream,
+        # ready = providers built (the SDKs imported), not merely listening
+        process(gateway_argv, f"http://127.0.0.1:{gw_port}/readyz", work / "gw.log", env) as gw,
+        _litellm(args.litellm, base, work, env) as litellm,
     ):
-        if litellm_port is not None:
+        targets = [
+            Target("direct", up_port, "gpt-bench", pid=upstream.pid),
+            Target("gateway", gw_port, "bench/fast", auth, gw.pid),
+            Target("audited", gw_port, "bench/audited", auth, gw.pid),
+        ]
+        if litellm is not None:
             lite_auth = f"authorization: Bearer {LITELLM_KEY}\r\n"
-            targets.append(Target("litellm", litellm_port, "gpt-bench", lite_auth))
+            targets.append(Target("litellm", litellm[0], "gpt-bench", lite_auth, litellm[1]))
         else:
             print("LiteLLM: not run (no --litellm executable)", file=sys.stderr)
         for t in targets:  # warm up every path (imports, connections, first rows)
-            asyncio.run(_load(t, 50, 1.0, False))
-            asyncio.run(_load(t, 50, 1.0, True))
+            run_loop(_load(t, 50, 1.0, False))
+            run_loop(_load(t, 50, 1.0, True))
         for rate in rates:
             for stream in modes:
                 for t in targets:  # interleaved: drift hits every target alike
-                    run = asyncio.run(_load(t, rate, args.seconds, stream))
+                    run = run_loop(_load(t, rate, args.seconds, stream))
                     results.append(run)
                     print(
                         f"  {t.name:8} {rate:5}/s {'sse ' if stream else 'json'} "
                         f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:8.2f} ms  "
-                        f"achieved {run.achieved:6.0f}/s  errors {run.errors}",
+                        f"achieved {run.achieved:6.0f}/s  errors {run.errors}  "
+                        f"server CPU {run.cpu_ms:.3f} ms/req  load generator CPU "
+                        f"{run.client_cpu_ms:.3f} ms/req",
                         file=sys.stderr,
                     )
+    print(f"end: {_load_average()}", file=sys.stderr)
     _report(results, rates, modes, [t.name for t in targets])
     if args.profile:
         _profile(upstream_argv, base, policy, gw_port, work, env, args.seconds)
@@ -478,10 +523,26 @@ def _create_key(policy: Path, env: dict[str, str]) -> str:
     return str(json.loads(out)["key"])
 
 
+def _load_average() -> str:
+    with suppress(OSError):
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "load average unknown"
+
+
+def run_loop(work: Coroutine[Any, Any, Run]) -> Run:
+    """The load generator's event loop: uvloop when installed (less of the shared CPU
+    goes to generating load), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(work)
+    return uvloop.run(work)
+
+
 @contextmanager
 def _litellm(
     executable: str | None, base: str, work: Path, env: dict[str, str]
-) -> Iterator[int | None]:
+) -> Iterator[tuple[int, int] | None]:
     if not executable:
         yield None
         return
@@ -491,34 +552,58 @@ def _litellm(
     argv = [executable, "--config", str(config), "--port", str(port), "--num_workers", "1"]
     with process(
         argv, f"http://127.0.0.1:{port}/health/liveliness", work / "litellm.log", env, 180
-    ):
-        yield port
+    ) as proc:
+        yield port, proc.pid
+
+
+def _cell(run: Run, base: Run | None, rate: int) -> str:
+    """Added (or, for the baseline, own) p50 / p99, with errors and a missed rate marked."""
+    p50, p99 = (run.p50_ms, run.p99_ms) if base is None else (
+        run.p50_ms - base.p50_ms, run.p99_ms - base.p99_ms
+    )  # fmt: skip
+    sign = "" if base is None else "+"
+    out = f"{sign}{p50:.2f} / {sign}{p99:.2f} ms".replace("+-", "-")
+    if run.errors:
+        out += f" ({run.errors} err)"
+    if run.achieved < rate * 0.95:
+        out += f" [{run.achieved:.0f}/s]"
+    return out
 
 
 def _report(results: list[Run], rates: list[int], modes: list[bool], names: list[str]) -> None:
     by = {(r.target, r.rate, r.stream): r for r in results}
+    others = [n for n in names if n != "direct"]
+    print(
+        "\nLatency (p50 / p99; targets: added over direct, same rate and mode; "
+        "[n/s]: the rate it could not keep)"
+    )
     print("\n| rate | mode | direct p50 / p99 | " + " | ".join(
-        f"{n} added p50 / p99" for n in names if n != "direct"
+        f"{n} added p50 / p99" for n in others
     ) + " |")  # fmt: skip
-    print("|---|---|---|" + "---|" * (len(names) - 1))
+    print("|---|---|---|" + "---|" * len(others))
     for rate in rates:
         for stream in modes:
             d = by[("direct", rate, stream)]
-            cells = [
-                f"{by[(n, rate, stream)].p50_ms - d.p50_ms:+.2f} / "
-                f"{by[(n, rate, stream)].p99_ms - d.p99_ms:+.2f} ms"
-                + (f" ({by[(n, rate, stream)].errors} err)" if by[(n, rate, stream)].errors else "")
-                + (
-                    f" [{by[(n, rate, stream)].achieved:.0f}/s]"
-                    if by[(n, rate, stream)].achieved < rate * 0.95
-                    else ""
-                )
-                for n in names
-                if n != "direct"
-            ]
+            cells = [_cell(by[(n, rate, stream)], d, rate) for n in others]
             print(
-                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {d.p50_ms:.2f} / {d.p99_ms:.2f} ms"
-                f" | " + " | ".join(cells) + " |"
+                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {_cell(d, None, rate)} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    print(
+        "\nCPU time per request, ms (the serving process and its workers; the upstream for "
+        "direct; 'load' = the load generator, this process, during the direct run)"
+    )
+    print("\n| rate | mode | load | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for rate in rates:
+        for stream in modes:
+            d = by[("direct", rate, stream)]
+            cpu = [f"{by[(n, rate, stream)].cpu_ms:.3f}" for n in names]
+            print(
+                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {d.client_cpu_ms:.3f} | "
+                + " | ".join(cpu)
+                + " |"
             )
     if "litellm" in names:
         print()
@@ -528,9 +613,10 @@ def _report(results: list[Run], rates: list[int], modes: list[bool], names: list
                 g = by[("gateway", rate, stream)].p99_ms - d.p99_ms
                 lite = by[("litellm", rate, stream)].p99_ms - d.p99_ms
                 ratio = g / lite if lite > 0 else float("nan")
+                cpu = by[("gateway", rate, stream)].cpu_ms / by[("litellm", rate, stream)].cpu_ms
                 print(
                     f"{rate}/s {'SSE ' if stream else 'JSON'}: gateway p99 added / LiteLLM p99 "
-                    f"added = {ratio:.3f}"
+                    f"added = {ratio:.3f}; CPU per request, gateway / LiteLLM = {cpu:.2f}"
                 )
 
 
@@ -650,11 +736,11 @@ def _profile(
     auth = f"authorization: Bearer {_create_key(policy, env)}\r\n"
     with (
         process(upstream_argv, f"{base}/v1/models", work / "upstream2.log", env),
-        process(argv, f"http://127.0.0.1:{port}/healthz", work / "gw-prof.log", env),
+        process(argv, f"http://127.0.0.1:{port}/readyz", work / "gw-prof.log", env),
     ):
         target = Target("gateway", port, "bench/fast", auth)
-        asyncio.run(_load(target, 50, 1.0, False))
-        run = asyncio.run(_load(target, 500, seconds, False))
+        run_loop(_load(target, 50, 1.0, False))
+        run = run_loop(_load(target, 500, seconds, False))
         print(f"\nprofiled run: p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms", file=sys.stderr)
     stats = pstats.Stats(str(out))
     print("\nwhere the gateway's time goes (cProfile, 500 req/s JSON, top 25 by own time):")

@@ -248,7 +248,9 @@ class AnthropicProvider:
     def _new_async(self) -> anthropic.AsyncAnthropic:
         # The SDK's aiohttp transport: a fraction of the default pool's work per call
         # under concurrency (see docs/benchmarks.md, "Gateway: latency added").
-        return anthropic.AsyncAnthropic(**self._client_args, http_client=anthropic.DefaultAioHttpClient())
+        return anthropic.AsyncAnthropic(
+            **self._client_args, http_client=anthropic.DefaultAioHttpClient()
+        )
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
         mapped = _map_error(e, provider=self._name, model=request.model, **kw)
