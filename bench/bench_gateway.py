@@ -47,10 +47,13 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 PHASEROUTE = str(Path(sys.executable).parent / "phaseroute")  # the console script
 UPSTREAM_KEY = "sk-bench-upstream"
+JSON = "application/json"
 TIMEOUT_S = 30.0  # a request unanswered by then counts as an error
 LITELLM_KEY = "sk-" + "0123456789abcdef" * 4  # the proxy's master key: it authenticates too
 
@@ -450,6 +453,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="phaseroute-bench-gateway-"))
     if args.components:
         _components(work, args.postgres)
+        _sdk_costs(work)
         shutil.rmtree(work, ignore_errors=True)
         return
     env = {**os.environ, "BENCH_UPSTREAM_KEY": UPSTREAM_KEY, "LITELLM_LOG": "ERROR"}
@@ -529,7 +533,7 @@ def _load_average() -> str:
     return "load average unknown"
 
 
-def run_loop(work: Coroutine[Any, Any, Run]) -> Run:
+def run_loop(work: Coroutine[Any, Any, T]) -> T:
     """The load generator's event loop: uvloop when installed (less of the shared CPU
     goes to generating load), else asyncio's."""
     try:
@@ -717,6 +721,77 @@ def _components(work: Path, postgres: str | None) -> None:
     print(f"| baseline: json.dumps of the upstream answer | {base:.1f} | 1.0 |")
     for name, us in rows:
         print(f"| {name} | {us:.1f} | {us / base:.1f} |")
+
+
+def _sdk_costs(work: Path, calls: int = 3000, concurrency: int = 32) -> None:
+    """CPU time per upstream call of the provider layer alone — the official SDK's raw
+    post, as the gateway's same-protocol passthrough makes it — by transport, against the
+    bench upstream (in a process of its own: its CPU is not counted), interleaved 3 times.
+    The floor: the same request on a bare aiohttp session."""
+    import aiohttp
+    import httpx2
+    import openai
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    body = json.loads(_body("gpt-bench", False))
+    raw = _body("gpt-bench", False)
+
+    async def timed(send: Any) -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with gate:
+                await send()
+
+        await asyncio.gather(*(one() for _ in range(200)))  # connections, first-use costs
+        before = time.process_time()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        return (time.process_time() - before) / calls * 1000
+
+    async def sdk(transport: str) -> float:
+        extra = {"http_client": openai.DefaultAioHttpClient()} if transport == "aiohttp" else {}
+        client = openai.AsyncOpenAI(
+            api_key=UPSTREAM_KEY, base_url=f"{base}/v1", max_retries=0, **extra
+        )
+
+        async def send() -> None:
+            response = await client.post(
+                "/chat/completions", cast_to=httpx2.Response, body=body, options={"headers": {}}
+            )
+            _ = response.content
+
+        try:
+            return await timed(send)
+        finally:
+            await client.close()
+
+    async def bare() -> float:
+        async with aiohttp.ClientSession() as session:
+            headers = {"authorization": f"Bearer {UPSTREAM_KEY}", "content-type": JSON}
+
+            async def send() -> None:
+                async with session.post(
+                    f"{base}/v1/chat/completions", data=raw, headers=headers
+                ) as r:
+                    await r.read()
+
+            return await timed(send)
+
+    rows: dict[str, list[float]] = {}
+    upstream_argv = [sys.executable, __file__, "--upstream", str(port)]
+    with process(upstream_argv, f"{base}/v1/models", work / "upstream-sdk.log", os.environ):
+        for _ in range(3):
+            for name, work_item in (
+                ("openai SDK raw post, aiohttp transport (the gateway's)", lambda: sdk("aiohttp")),
+                ("openai SDK raw post, default httpx2 transport", lambda: sdk("httpx2")),
+                ("bare aiohttp session (floor: no SDK)", bare),
+            ):
+                rows.setdefault(name, []).append(run_loop(work_item()))
+    print(f"\n| one upstream call, {concurrency} in flight (median of 3) | CPU ms per call |")
+    print("|---|---:|")
+    for name, values in rows.items():
+        print(f"| {name} | {statistics.median(values):.3f} |")
 
 
 def _profile(
