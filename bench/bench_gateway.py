@@ -13,18 +13,28 @@ shows up as queueing, not as fewer requests: no coordinated omission). Per rate 
 
 all speaking OpenAI Chat Completions. "Added" is the gateway's percentile minus the
 direct percentile of the same rate and mode. Each server runs in its own process; the
-upstream is a minimal asyncio HTTP/1.1 server answering at once.
+upstream is a minimal asyncio HTTP/1.1 server answering at once. Before each run every
+server is left to go idle (a saturated one works through its backlog first, on its own
+time), and each run reports the CPU time the target spent per request, backlog included,
+and the load generator's own: on a shared machine, CPU per request is the figure that
+load disturbs least, and it bounds the rate a process can serve (1 / CPU per request).
+The ``direct`` target's achieved rate shows whether the load generator and the upstream
+kept up.
 
 LiteLLM is never a project dependency: give the ``litellm`` executable of its own
 environment, e.g.::
 
     python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
-    python bench/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm
+    python bench/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm \
+        --rates 10,100,500,1000 --seconds 5 --profile
 
-    python bench/bench_gateway.py [--rates 100,500,1000] [--seconds 10] [--profile]
+    python bench/bench_gateway.py [--rates 100,500] [--modes json] [--workers 2]
+    python bench/bench_gateway.py --components [--postgres postgresql://...]
 
 ``--profile`` runs the gateway under cProfile for one extra 500 req/s JSON run and prints
-where its time goes.
+where its time goes, by package. ``--components`` times the operations components on the
+request path and the CPU per upstream call of the SDK layer (by transport, against a bare
+aiohttp session).
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ import time
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -286,7 +296,7 @@ class Run:
     achieved: float
     p50_ms: float
     p99_ms: float
-    cpu_ms: float  # the target process's CPU time per request sent
+    cpu_ms: float  # the target's CPU time per request sent, its backlog included
     client_cpu_ms: float  # the load generator's own CPU time per request sent
 
 
@@ -319,7 +329,6 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         except Exception as e:  # counted and shown, never hidden
             errors.append(f"{type(e).__name__}: {e}")
 
-    cpu_before = cpu_seconds(target.pid)
     client_before = time.process_time()
     start = time.perf_counter() + 0.05
     for i in range(total):
@@ -330,7 +339,6 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         tasks.append(asyncio.create_task(one(scheduled)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    cpu = cpu_seconds(target.pid) - cpu_before
     client_cpu = time.process_time() - client_before
     client.close()
     if errors:
@@ -345,7 +353,7 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         len(latencies) / elapsed,
         statistics.median(ms),
         ms[min(len(ms) - 1, int(len(ms) * 0.99))],
-        cpu / total * 1000,
+        float("nan"),  # the caller measures the server's CPU, backlog included
         client_cpu / total * 1000,
     )
 
@@ -492,13 +500,19 @@ def main() -> None:
             targets.append(Target("litellm", litellm[0], "gpt-bench", lite_auth, litellm[1]))
         else:
             print("LiteLLM: not run (no --litellm executable)", file=sys.stderr)
+        pids = [t.pid for t in targets]
         for t in targets:  # warm up every path (imports, connections, first rows)
             run_loop(_load(t, 50, 1.0, False))
             run_loop(_load(t, 50, 1.0, True))
         for rate in rates:
             for stream in modes:
                 for t in targets:  # interleaved: drift hits every target alike
+                    settle(pids)
+                    cpu_before = cpu_seconds(t.pid)
                     run = run_loop(_load(t, rate, args.seconds, stream))
+                    settle(pids)  # the CPU of a backlog counts too
+                    cpu_ms = (cpu_seconds(t.pid) - cpu_before) / run.sent * 1000
+                    run = replace(run, cpu_ms=cpu_ms)
                     results.append(run)
                     print(
                         f"  {t.name:8} {rate:5}/s {'sse ' if stream else 'json'} "
@@ -525,6 +539,20 @@ def _create_key(policy: Path, env: dict[str, str]) -> str:
         text=True,
     ).stdout
     return str(json.loads(out)["key"])
+
+
+def settle(pids: list[int | None], idle: float = 0.05, limit_s: float = 30.0) -> None:
+    """Wait until every server is idle (under `idle` of a core over 0.5 s): a server that
+    fell behind keeps working through its backlog after the client gave up, and must not
+    do so on the next target's time."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = [cpu_seconds(p) for p in pids]
+        time.sleep(0.5)
+        busy = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
+        if all(not (b > idle * 0.5) for b in busy):  # NaN (no /proc) counts as idle
+            return
+    print(f"    (servers still busy after {limit_s:.0f} s; measuring anyway)", file=sys.stderr)
 
 
 def _load_average() -> str:
@@ -818,8 +846,28 @@ def _profile(
         run = run_loop(_load(target, 500, seconds, False))
         print(f"\nprofiled run: p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms", file=sys.stderr)
     stats = pstats.Stats(str(out))
-    print("\nwhere the gateway's time goes (cProfile, 500 req/s JSON, top 25 by own time):")
+    print("\nwhere the gateway's time goes (cProfile, 500 req/s JSON), own time by package:")
+    by_package: dict[str, float] = {}
+    for (file, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        by_package[_package_of(file, function)] = (
+            by_package.get(_package_of(file, function), 0) + row[2]
+        )
+    total = sum(by_package.values())
+    for name, own in sorted(by_package.items(), key=lambda kv: -kv[1])[:20]:
+        print(f"  {own / total:6.1%}  {name}")
+    print("\ntop 25 functions by own time:")
     stats.sort_stats("tottime").print_stats(25)
+
+
+def _package_of(file: str, function: str) -> str:
+    """site-packages/<package>, phaseroute/<subpackage>, the stdlib module, or the builtin."""
+    if "site-packages/" in file:
+        return file.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "src/phaseroute/" in file:
+        return "phaseroute." + file.split("src/phaseroute/", 1)[1].split("/", 1)[0]
+    if file.startswith("~") or not file:
+        return f"builtin {function}"
+    return "stdlib " + Path(file).parent.name + "/" + Path(file).name
 
 
 if __name__ == "__main__":
