@@ -13,18 +13,28 @@ shows up as queueing, not as fewer requests: no coordinated omission). Per rate 
 
 all speaking OpenAI Chat Completions. "Added" is the gateway's percentile minus the
 direct percentile of the same rate and mode. Each server runs in its own process; the
-upstream is a minimal asyncio HTTP/1.1 server answering at once.
+upstream is a minimal asyncio HTTP/1.1 server answering at once. Before each run every
+server is left to go idle (a saturated one works through its backlog first, on its own
+time), and each run reports the CPU time the target spent per request, backlog included,
+and the load generator's own: on a shared machine, CPU per request is the figure that
+load disturbs least, and it bounds the rate a process can serve (1 / CPU per request).
+The ``direct`` target's achieved rate shows whether the load generator and the upstream
+kept up.
 
 LiteLLM is never a project dependency: give the ``litellm`` executable of its own
 environment, e.g.::
 
     python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
-    python bench/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm
+    python bench/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm \
+        --rates 10,100,500,1000 --seconds 5 --profile
 
-    python bench/bench_gateway.py [--rates 100,500,1000] [--seconds 10] [--profile]
+    python bench/bench_gateway.py [--rates 100,500] [--modes json] [--workers 2]
+    python bench/bench_gateway.py --components [--postgres postgresql://...]
 
 ``--profile`` runs the gateway under cProfile for one extra 500 req/s JSON run and prints
-where its time goes.
+where its time goes, by package. ``--components`` times the operations components on the
+request path and the CPU per upstream call of the SDK layer (by transport, against a bare
+aiohttp session).
 """
 
 from __future__ import annotations
@@ -43,13 +53,17 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 PHASEROUTE = str(Path(sys.executable).parent / "phaseroute")  # the console script
 UPSTREAM_KEY = "sk-bench-upstream"
+JSON = "application/json"
 TIMEOUT_S = 30.0  # a request unanswered by then counts as an error
 LITELLM_KEY = "sk-" + "0123456789abcdef" * 4  # the proxy's master key: it authenticates too
 
@@ -242,6 +256,34 @@ class Target:
     port: int
     model: str
     headers: str = ""
+    pid: int | None = None  # the serving process: its CPU time per request is reported
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of `pid` and every process below it (uvicorn's workers), from
+    /proc (Linux; NaN elsewhere): the cost per request that the latency figures come from."""
+    proc = Path("/proc")
+    if pid is None or not proc.is_dir():
+        return float("nan")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, wanted = 0.0, {pid}
+    changed = True
+    while changed:  # the process tree under pid
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for one in wanted:
+        total += stats.get(one, (0, 0.0))[1]
+    return total
 
 
 @dataclass(frozen=True)
@@ -254,6 +296,8 @@ class Run:
     achieved: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: float  # the target's CPU time per request sent, its backlog included
+    client_cpu_ms: float  # the load generator's own CPU time per request sent
 
 
 def _body(model: str, stream: bool) -> bytes:
@@ -285,6 +329,7 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         except Exception as e:  # counted and shown, never hidden
             errors.append(f"{type(e).__name__}: {e}")
 
+    client_before = time.process_time()
     start = time.perf_counter() + 0.05
     for i in range(total):
         scheduled = start + i / rate
@@ -294,6 +339,7 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         tasks.append(asyncio.create_task(one(scheduled)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    client_cpu = time.process_time() - client_before
     client.close()
     if errors:
         print(f"    {target.name}: {len(errors)} errors, first: {errors[0]}", file=sys.stderr)
@@ -307,6 +353,8 @@ async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
         len(latencies) / elapsed,
         statistics.median(ms),
         ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        float("nan"),  # the caller measures the server's CPU, backlog included
+        client_cpu / total * 1000,
     )
 
 
@@ -373,6 +421,7 @@ workflows:
       fast: {{kind: screening, catastrophic_error: throughput, caught_by: review}}
       audited: {{kind: judgment, catastrophic_error: missed_risk, audit: true}}
 database: "{db}"
+audit: {{signing_key: "file:keys/audit.key"}}
 """
 
 LITELLM_CONFIG = """\
@@ -403,12 +452,16 @@ def main() -> None:
         "--components", action="store_true", help="only time keys/budgets/metrics/logs/spans"
     )
     parser.add_argument("--postgres", help="postgresql:// URL for the budget timing")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gateway worker processes (phaseroute serve)"
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     modes = [m == "stream" for m in args.modes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="phaseroute-bench-gateway-"))
     if args.components:
         _components(work, args.postgres)
+        _sdk_costs(work)
         shutil.rmtree(work, ignore_errors=True)
         return
     env = {**os.environ, "BENCH_UPSTREAM_KEY": UPSTREAM_KEY, "LITELLM_LOG": "ERROR"}
@@ -418,44 +471,58 @@ def main() -> None:
     upstream_argv = [sys.executable, __file__, "--upstream", str(up_port)]
     policy = work / "phaseroute.yaml"
     policy.write_text(BENCH_POLICY.format(base=base, db=(work / "bench.db").as_posix()))
+    from phaseroute.audit import generate_key_pair
+
+    generate_key_pair(work / "keys")  # the audited phase's checkpoints are signed
     gw_port = free_port()
     gateway_argv = [
         PHASEROUTE, "serve", str(policy), "--auth", "keys",
-        "--port", str(gw_port), "--log-level", "warning",
+        "--port", str(gw_port), "--log-level", "warning", "--workers", str(args.workers),
     ]  # fmt: skip
     key = _create_key(policy, env)
     auth = f"authorization: Bearer {key}\r\n"
 
-    targets = [
-        Target("direct", up_port, "gpt-bench"),
-        Target("gateway", gw_port, "bench/fast", auth),
-        Target("audited", gw_port, "bench/audited", auth),
-    ]
+    print(f"start: {_load_average()}; {os.cpu_count()} CPUs", file=sys.stderr)
     results: list[Run] = []
     with (
-        process(upstream_argv, f"{base}/v1/models", work / "upstream.log", env),
-        process(gateway_argv, f"http://127.0.0.1:{gw_port}/healthz", work / "gw.log", env),
-        _litellm(args.litellm, base, work, env) as litellm_port,
+        process(upstream_argv, f"{base}/v1/models", work / "upstream.log", env) as upstream,
+        # ready = providers built (the SDKs imported), not merely listening
+        process(gateway_argv, f"http://127.0.0.1:{gw_port}/readyz", work / "gw.log", env) as gw,
+        _litellm(args.litellm, base, work, env) as litellm,
     ):
-        if litellm_port is not None:
+        targets = [
+            Target("direct", up_port, "gpt-bench", pid=upstream.pid),
+            Target("gateway", gw_port, "bench/fast", auth, gw.pid),
+            Target("audited", gw_port, "bench/audited", auth, gw.pid),
+        ]
+        if litellm is not None:
             lite_auth = f"authorization: Bearer {LITELLM_KEY}\r\n"
-            targets.append(Target("litellm", litellm_port, "gpt-bench", lite_auth))
+            targets.append(Target("litellm", litellm[0], "gpt-bench", lite_auth, litellm[1]))
         else:
             print("LiteLLM: not run (no --litellm executable)", file=sys.stderr)
+        pids = [t.pid for t in targets]
         for t in targets:  # warm up every path (imports, connections, first rows)
-            asyncio.run(_load(t, 50, 1.0, False))
-            asyncio.run(_load(t, 50, 1.0, True))
+            run_loop(_load(t, 50, 1.0, False))
+            run_loop(_load(t, 50, 1.0, True))
         for rate in rates:
             for stream in modes:
                 for t in targets:  # interleaved: drift hits every target alike
-                    run = asyncio.run(_load(t, rate, args.seconds, stream))
+                    settle(pids)
+                    cpu_before = cpu_seconds(t.pid)
+                    run = run_loop(_load(t, rate, args.seconds, stream))
+                    settle(pids)  # the CPU of a backlog counts too
+                    cpu_ms = (cpu_seconds(t.pid) - cpu_before) / run.sent * 1000
+                    run = replace(run, cpu_ms=cpu_ms)
                     results.append(run)
                     print(
                         f"  {t.name:8} {rate:5}/s {'sse ' if stream else 'json'} "
                         f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:8.2f} ms  "
-                        f"achieved {run.achieved:6.0f}/s  errors {run.errors}",
+                        f"achieved {run.achieved:6.0f}/s  errors {run.errors}  "
+                        f"server CPU {run.cpu_ms:.3f} ms/req  load generator CPU "
+                        f"{run.client_cpu_ms:.3f} ms/req",
                         file=sys.stderr,
                     )
+    print(f"end: {_load_average()}", file=sys.stderr)
     _report(results, rates, modes, [t.name for t in targets])
     if args.profile:
         _profile(upstream_argv, base, policy, gw_port, work, env, args.seconds)
@@ -474,10 +541,40 @@ def _create_key(policy: Path, env: dict[str, str]) -> str:
     return str(json.loads(out)["key"])
 
 
+def settle(pids: list[int | None], idle: float = 0.05, limit_s: float = 30.0) -> None:
+    """Wait until every server is idle (under `idle` of a core over 0.5 s): a server that
+    fell behind keeps working through its backlog after the client gave up, and must not
+    do so on the next target's time."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = [cpu_seconds(p) for p in pids]
+        time.sleep(0.5)
+        busy = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
+        if all(not (b > idle * 0.5) for b in busy):  # NaN (no /proc) counts as idle
+            return
+    print(f"    (servers still busy after {limit_s:.0f} s; measuring anyway)", file=sys.stderr)
+
+
+def _load_average() -> str:
+    with suppress(OSError):
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "load average unknown"
+
+
+def run_loop(work: Coroutine[Any, Any, T]) -> T:
+    """The load generator's event loop: uvloop when installed (less of the shared CPU
+    goes to generating load), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(work)
+    return uvloop.run(work)
+
+
 @contextmanager
 def _litellm(
     executable: str | None, base: str, work: Path, env: dict[str, str]
-) -> Iterator[int | None]:
+) -> Iterator[tuple[int, int] | None]:
     if not executable:
         yield None
         return
@@ -487,34 +584,58 @@ def _litellm(
     argv = [executable, "--config", str(config), "--port", str(port), "--num_workers", "1"]
     with process(
         argv, f"http://127.0.0.1:{port}/health/liveliness", work / "litellm.log", env, 180
-    ):
-        yield port
+    ) as proc:
+        yield port, proc.pid
+
+
+def _cell(run: Run, base: Run | None, rate: int) -> str:
+    """Added (or, for the baseline, own) p50 / p99, with errors and a missed rate marked."""
+    p50, p99 = (run.p50_ms, run.p99_ms) if base is None else (
+        run.p50_ms - base.p50_ms, run.p99_ms - base.p99_ms
+    )  # fmt: skip
+    sign = "" if base is None else "+"
+    out = f"{sign}{p50:.2f} / {sign}{p99:.2f} ms".replace("+-", "-")
+    if run.errors:
+        out += f" ({run.errors} err)"
+    if run.achieved < rate * 0.95:
+        out += f" [{run.achieved:.0f}/s]"
+    return out
 
 
 def _report(results: list[Run], rates: list[int], modes: list[bool], names: list[str]) -> None:
     by = {(r.target, r.rate, r.stream): r for r in results}
+    others = [n for n in names if n != "direct"]
+    print(
+        "\nLatency (p50 / p99; targets: added over direct, same rate and mode; "
+        "[n/s]: the rate it could not keep)"
+    )
     print("\n| rate | mode | direct p50 / p99 | " + " | ".join(
-        f"{n} added p50 / p99" for n in names if n != "direct"
+        f"{n} added p50 / p99" for n in others
     ) + " |")  # fmt: skip
-    print("|---|---|---|" + "---|" * (len(names) - 1))
+    print("|---|---|---|" + "---|" * len(others))
     for rate in rates:
         for stream in modes:
             d = by[("direct", rate, stream)]
-            cells = [
-                f"{by[(n, rate, stream)].p50_ms - d.p50_ms:+.2f} / "
-                f"{by[(n, rate, stream)].p99_ms - d.p99_ms:+.2f} ms"
-                + (f" ({by[(n, rate, stream)].errors} err)" if by[(n, rate, stream)].errors else "")
-                + (
-                    f" [{by[(n, rate, stream)].achieved:.0f}/s]"
-                    if by[(n, rate, stream)].achieved < rate * 0.95
-                    else ""
-                )
-                for n in names
-                if n != "direct"
-            ]
+            cells = [_cell(by[(n, rate, stream)], d, rate) for n in others]
             print(
-                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {d.p50_ms:.2f} / {d.p99_ms:.2f} ms"
-                f" | " + " | ".join(cells) + " |"
+                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {_cell(d, None, rate)} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    print(
+        "\nCPU time per request, ms (the serving process and its workers; the upstream for "
+        "direct; 'load' = the load generator, this process, during the direct run)"
+    )
+    print("\n| rate | mode | load | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for rate in rates:
+        for stream in modes:
+            d = by[("direct", rate, stream)]
+            cpu = [f"{by[(n, rate, stream)].cpu_ms:.3f}" for n in names]
+            print(
+                f"| {rate}/s | {'SSE' if stream else 'JSON'} | {d.client_cpu_ms:.3f} | "
+                + " | ".join(cpu)
+                + " |"
             )
     if "litellm" in names:
         print()
@@ -524,9 +645,10 @@ def _report(results: list[Run], rates: list[int], modes: list[bool], names: list
                 g = by[("gateway", rate, stream)].p99_ms - d.p99_ms
                 lite = by[("litellm", rate, stream)].p99_ms - d.p99_ms
                 ratio = g / lite if lite > 0 else float("nan")
+                cpu = by[("gateway", rate, stream)].cpu_ms / by[("litellm", rate, stream)].cpu_ms
                 print(
                     f"{rate}/s {'SSE ' if stream else 'JSON'}: gateway p99 added / LiteLLM p99 "
-                    f"added = {ratio:.3f}"
+                    f"added = {ratio:.3f}; CPU per request, gateway / LiteLLM = {cpu:.2f}"
                 )
 
 
@@ -557,6 +679,9 @@ def _components(work: Path, postgres: str | None) -> None:
             rounds.append((time.perf_counter() - t) / n * 1e6)
         return statistics.median(rounds)
 
+    from phaseroute.audit import generate_key_pair
+
+    generate_key_pair(work / "keys")
     policy = work / "components.yaml"
     policy.write_text(
         BENCH_POLICY.format(base="http://127.0.0.1:9", db=(work / "c.db").as_posix())
@@ -626,6 +751,77 @@ def _components(work: Path, postgres: str | None) -> None:
         print(f"| {name} | {us:.1f} | {us / base:.1f} |")
 
 
+def _sdk_costs(work: Path, calls: int = 3000, concurrency: int = 32) -> None:
+    """CPU time per upstream call of the provider layer alone — the official SDK's raw
+    post, as the gateway's same-protocol passthrough makes it — by transport, against the
+    bench upstream (in a process of its own: its CPU is not counted), interleaved 3 times.
+    The floor: the same request on a bare aiohttp session."""
+    import aiohttp
+    import httpx2
+    import openai
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    body = json.loads(_body("gpt-bench", False))
+    raw = _body("gpt-bench", False)
+
+    async def timed(send: Any) -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with gate:
+                await send()
+
+        await asyncio.gather(*(one() for _ in range(200)))  # connections, first-use costs
+        before = time.process_time()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        return (time.process_time() - before) / calls * 1000
+
+    async def sdk(transport: str) -> float:
+        extra = {"http_client": openai.DefaultAioHttpClient()} if transport == "aiohttp" else {}
+        client = openai.AsyncOpenAI(
+            api_key=UPSTREAM_KEY, base_url=f"{base}/v1", max_retries=0, **extra
+        )
+
+        async def send() -> None:
+            response = await client.post(
+                "/chat/completions", cast_to=httpx2.Response, body=body, options={"headers": {}}
+            )
+            _ = response.content
+
+        try:
+            return await timed(send)
+        finally:
+            await client.close()
+
+    async def bare() -> float:
+        async with aiohttp.ClientSession() as session:
+            headers = {"authorization": f"Bearer {UPSTREAM_KEY}", "content-type": JSON}
+
+            async def send() -> None:
+                async with session.post(
+                    f"{base}/v1/chat/completions", data=raw, headers=headers
+                ) as r:
+                    await r.read()
+
+            return await timed(send)
+
+    rows: dict[str, list[float]] = {}
+    upstream_argv = [sys.executable, __file__, "--upstream", str(port)]
+    with process(upstream_argv, f"{base}/v1/models", work / "upstream-sdk.log", os.environ):
+        for _ in range(3):
+            for name, work_item in (
+                ("openai SDK raw post, aiohttp transport (the gateway's)", lambda: sdk("aiohttp")),
+                ("openai SDK raw post, default httpx2 transport", lambda: sdk("httpx2")),
+                ("bare aiohttp session (floor: no SDK)", bare),
+            ):
+                rows.setdefault(name, []).append(run_loop(work_item()))
+    print(f"\n| one upstream call, {concurrency} in flight (median of 3) | CPU ms per call |")
+    print("|---|---:|")
+    for name, values in rows.items():
+        print(f"| {name} | {statistics.median(values):.3f} |")
+
+
 def _profile(
     upstream_argv: list[str],
     base: str,
@@ -643,15 +839,35 @@ def _profile(
     auth = f"authorization: Bearer {_create_key(policy, env)}\r\n"
     with (
         process(upstream_argv, f"{base}/v1/models", work / "upstream2.log", env),
-        process(argv, f"http://127.0.0.1:{port}/healthz", work / "gw-prof.log", env),
+        process(argv, f"http://127.0.0.1:{port}/readyz", work / "gw-prof.log", env),
     ):
         target = Target("gateway", port, "bench/fast", auth)
-        asyncio.run(_load(target, 50, 1.0, False))
-        run = asyncio.run(_load(target, 500, seconds, False))
+        run_loop(_load(target, 50, 1.0, False))
+        run = run_loop(_load(target, 500, seconds, False))
         print(f"\nprofiled run: p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms", file=sys.stderr)
     stats = pstats.Stats(str(out))
-    print("\nwhere the gateway's time goes (cProfile, 500 req/s JSON, top 25 by own time):")
+    print("\nwhere the gateway's time goes (cProfile, 500 req/s JSON), own time by package:")
+    by_package: dict[str, float] = {}
+    for (file, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        by_package[_package_of(file, function)] = (
+            by_package.get(_package_of(file, function), 0) + row[2]
+        )
+    total = sum(by_package.values())
+    for name, own in sorted(by_package.items(), key=lambda kv: -kv[1])[:20]:
+        print(f"  {own / total:6.1%}  {name}")
+    print("\ntop 25 functions by own time:")
     stats.sort_stats("tottime").print_stats(25)
+
+
+def _package_of(file: str, function: str) -> str:
+    """site-packages/<package>, phaseroute/<subpackage>, the stdlib module, or the builtin."""
+    if "site-packages/" in file:
+        return file.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "src/phaseroute/" in file:
+        return "phaseroute." + file.split("src/phaseroute/", 1)[1].split("/", 1)[0]
+    if file.startswith("~") or not file:
+        return f"builtin {function}"
+    return "stdlib " + Path(file).parent.name + "/" + Path(file).name
 
 
 if __name__ == "__main__":

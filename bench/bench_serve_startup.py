@@ -4,7 +4,8 @@ providers built), against baselines measured in the same run — a bare interpre
 
     python bench/bench_serve_startup.py [--policy examples/coding/phaseroute.yaml] [--runs 5]
 
-No upstream call is made (the provider key is a placeholder). Prints medians in seconds.
+No upstream call is made (the provider key is a placeholder). Prints medians in seconds,
+and the load average at the end (the machine is shared: read the ratio to `check`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def main() -> None:
         listening.append(up)
         ready.append(done)
     med = statistics.median
-    print(f"policy: {args.policy}  runs: {args.runs} (medians, seconds)")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"policy: {args.policy}  runs: {args.runs} (medians, seconds); load average {load}")
     print(f"  bare interpreter start          {med(bare):6.3f}")
     print(f"  phaseroute check (baseline)     {med(check):6.3f}")
     print(f"  serve: listening (/healthz 200) {med(listening):6.3f}")

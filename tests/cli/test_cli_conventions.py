@@ -121,3 +121,14 @@ def test_usage_names_an_unknown_workflow(
     err = capsys.readouterr().err
     assert "'nope'" in err
     assert "workflows recorded: none" in err
+
+
+def test_serve_alone_is_the_serve_of_the_full_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    """`phaseroute serve` builds only its own command (a faster gateway start): the same
+    options and help as in the whole tree."""
+    full = typer.main.get_command(build_app()).commands["serve"]
+    alone = typer.main.get_command(build_app("serve")).commands
+    assert list(alone) == ["serve"]
+    assert [p.name for p in alone["serve"].params] == [p.name for p in full.params]
+    assert run(["serve", "--help"]) == 0
+    assert "--max-body-mb" in capsys.readouterr().out

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +15,14 @@ import anthropic
 import httpx2
 import pytest
 from conftest import Clients
-from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, serve, write_policy
+from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, free_port, serve, write_policy
 
 from phaseroute.audit import AuditTrail, records_for_case
+from phaseroute.gateway import Gateway
+from phaseroute.providers import AnthropicProvider
+from phaseroute.providers._base import Provider
+from phaseroute.runtime import RetryPolicy, Router
+from phaseroute.runtime._providers import LazyProvider
 from phaseroute.testing import Upstream
 
 
@@ -141,3 +148,60 @@ def test_a_reload_swaps_the_policy_and_audits_the_hash_change(
 def _loop(served: Served) -> asyncio.AbstractEventLoop:
     """The event loop the served gateway runs on."""
     return served.server.servers[0].get_loop()  # type: ignore[no-any-return]
+
+
+def test_a_call_before_ready_waits_for_the_providers(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server listens before its providers are built (their SDK imports take seconds);
+    a call that arrives meanwhile waits for them without holding up the server (`/healthz`
+    still answers), and is answered once they are — on its first attempt."""
+    monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)
+    policy = write_policy(tmp_path, upstream)
+    building = threading.Event()
+
+    def slow_build() -> Provider:
+        building.set()
+        time.sleep(4.0)  # an SDK import on a busy machine
+        return AnthropicProvider(UPSTREAM_KEY, base_url=upstream.base_url, name="ant")
+
+    router = Router.from_policy(
+        policy,
+        providers={"ant": LazyProvider("ant", slow_build)},
+        build_providers_now=False,
+        retry=RetryPolicy(max_attempts=1, attempt_timeout_s=2.0),
+    )
+    served = Served(Gateway(router, policy_path=policy), free_port())
+    served.thread.start()
+    answers: list[httpx2.Response] = []
+
+    def call() -> None:
+        answers.append(
+            httpx2.post(
+                f"{served.url}/v1/messages",
+                json={
+                    "model": "coding/execution",
+                    "max_tokens": 16,
+                    "messages": [{"role": "user", "content": "before ready"}],
+                },
+                headers={"anthropic-version": "2023-06-01"},
+                timeout=30,
+            )
+        )
+
+    try:
+        deadline = time.monotonic() + 30
+        while not served.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert building.wait(30)
+        assert httpx2.get(f"{served.url}/readyz").json() == {"status": "starting"}
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.3)  # the call is in, waiting for the providers
+        assert httpx2.get(f"{served.url}/healthz", timeout=1.5).status_code == 200
+        caller.join(30)
+        assert len(answers) == 1
+        assert answers[0].status_code == 200, answers[0].text
+        assert served.gateway.ready
+    finally:
+        served.stop()

@@ -23,8 +23,26 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 3
 
 
-def build_app() -> typer.Typer:
-    """The full command tree. Each noun module contributes its commands."""
+def build_app(command: str | None = None) -> typer.Typer:
+    """The full command tree. Each noun module contributes its commands.
+
+    `command="serve"` builds that command alone: the other nouns' imports (numpy, the
+    audit tooling, ...) would add about a second to every gateway start and restart.
+    """
+    app = typer.Typer(
+        name="phaseroute",
+        help="Route each phase of an LLM workflow to the model tier it needs.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode="markdown",  # docstrings reflow as paragraphs, `code` is styled
+    )
+    app.callback()(_root)
+    if command == "serve":
+        from phaseroute.cli import serve
+
+        serve.register(app)
+        return app
     from phaseroute.cli import (
         audit,
         batch,
@@ -41,15 +59,6 @@ def build_app() -> typer.Typer:
         usage,
     )
 
-    app = typer.Typer(
-        name="phaseroute",
-        help="Route each phase of an LLM workflow to the model tier it needs.",
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        add_completion=False,
-        rich_markup_mode="markdown",  # docstrings reflow as paragraphs, `code` is styled
-    )
-    app.callback()(_root)
     demo.register(app)
     demo_agent.register(app)
     policy.register(app)
@@ -101,7 +110,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     exception through, so phaseroute's own errors are mapped here.
     """
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    command = tidy(typer.main.get_command(build_app()))
+    words = list(argv) if argv is not None else sys.argv[1:]
+    only = "serve" if words[:1] == ["serve"] else None
+    command = tidy(typer.main.get_command(build_app(only)))
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name="phaseroute")
     except SystemExit as e:

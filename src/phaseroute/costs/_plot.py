@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from phaseroute.costs._sensitivity import Sensitivity
 
 
@@ -34,7 +32,8 @@ def _curve_price_ratios(policy: float, low: float, high: float) -> list[float]:
     candidates = [2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
     near = [c for c in candidates if low <= c <= high and not 0.75 < c / policy < 1.33]
     if len(near) > 4:
-        near = [near[round(i)] for i in np.linspace(0, len(near) - 1, 4)]
+        step = (len(near) - 1) / 3
+        near = [near[round(i * step)] for i in range(4)]
     return sorted({*near, policy})
 
 
@@ -49,6 +48,7 @@ def plot_sensitivity(
 ) -> PlotFiles:
     """Write `cost-<workflow>.png` and `.svg` into `directory` (created if missing)."""
     # Imported here: matplotlib costs ~0.5 s to import and run-time pricing never plots.
+    import numpy as np  # noqa: PLC0415 - nor does it need numpy
     from matplotlib import colormaps  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.ticker import FuncFormatter  # noqa: PLC0415

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+if TYPE_CHECKING:  # numpy loads when a saving is computed, not with the cost package
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 from phaseroute.costs._projection import WorkflowCost
 
@@ -51,6 +53,8 @@ class Sensitivity:
 
     def savings_pct(self, volume_ratio: ArrayLike, price_ratio: ArrayLike) -> NDArray[np.float64]:
         """Saving against uniform top-tier use, in %, at each (volume ratio, price ratio)."""
+        import numpy as np  # noqa: PLC0415 - see the imports above
+
         r, rho = np.broadcast_arrays(
             np.asarray(volume_ratio, dtype=np.float64), np.asarray(price_ratio, dtype=np.float64)
         )

@@ -195,6 +195,8 @@ class Exchange:
         self.case_id = case_id = headers.get(CASE_HEADER) or None
         self.max_tokens = routed_request.max_tokens
         key_id = getattr(self.caller, "key_id", None)
+        if not gateway.ready:
+            await gateway.providers_built()
         if not self.stream:
             routed = await unless_disconnected(
                 request.receive,

@@ -103,6 +103,7 @@ class Gateway:
         self._served = Served(router, PhaseSelector(router.plan))
         self.draining = False
         self._warm = False
+        self._warming: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -129,6 +130,19 @@ class Gateway:
     def ready(self) -> bool:
         """Serving, and every provider built (SDKs imported): `/readyz` says 200."""
         return self._warm and not self.draining
+
+    def start_warming(self) -> asyncio.Task[None]:
+        """`warm()` in the background: the server listens meanwhile (`/readyz` 503)."""
+        self._warming = asyncio.get_running_loop().create_task(self.warm())
+        return self._warming
+
+    async def providers_built(self) -> None:
+        """Wait, if the providers are still being built: a call that arrives before
+        `/readyz` says 200 starts its clock only once they are (never against an SDK's
+        import)."""
+        warming = self._warming
+        if warming is not None and not warming.done():
+            await asyncio.shield(warming)
 
     async def warm(self) -> None:
         """Build the policy's providers off the event loop (their SDK imports take seconds),

@@ -16,12 +16,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from starlette.applications import Starlette
-
 from phaseroute.audit import load_signing_key
 from phaseroute.errors import RequestError
 from phaseroute.gateway._access import AccessControl
-from phaseroute.gateway._app import create_app
+from phaseroute.gateway._app import GatewayApp, create_app
 from phaseroute.gateway._gateway import Gateway, GatewayOptions
 from phaseroute.gateway._logs import AccessLog
 from phaseroute.gateway._metrics import GatewayMetrics
@@ -87,7 +85,9 @@ def build_gateway(
     from phaseroute.runtime import Router  # noqa: PLC0415 - the router's imports are heavy
     from phaseroute.runtime._providers import database_location  # noqa: PLC0415
 
-    router = Router.from_policy(policy)
+    # Listening comes first: the providers (the SDKs' imports, seconds) are built in the
+    # background once the server is up, and `/readyz` says 200 when they are.
+    router = Router.from_policy(policy, build_providers_now=False)
     try:
         access = (
             AccessControl.open(router.plan, database_location(router.plan, None))
@@ -108,7 +108,7 @@ def build_gateway(
         raise
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> GatewayApp:
     """The app of one worker process (uvicorn's factory when --workers > 1)."""
     policy = Path(os.environ[_ENV_POLICY])
     options = GatewayOptions(
@@ -116,7 +116,7 @@ def app_from_environment() -> Starlette:
         drain_timeout_s=float(os.environ[_ENV_DRAIN]),
     )
     gateway = build_gateway(policy, options, require_keys=os.environ[_ENV_KEYS] == "1")
-    return create_app(gateway, sighup=True)
+    return create_app(gateway, sighup=True, freeze_heap=True)
 
 
 def serve(
@@ -144,6 +144,9 @@ def serve(
         "log_level": log_level,
         "timeout_graceful_shutdown": int(options.drain_timeout_s),
         "access_log": False,  # the gateway writes its own JSON access log, without content
+        # Forwarding headers never change anything here (docs/gateway.md, Security), so
+        # uvicorn need not rewrite each request's scope from them.
+        "proxy_headers": False,
     }
     log.info(
         "serving %s on %s:%d (%s)",
@@ -153,7 +156,8 @@ def serve(
         "API keys required" if require_keys else "open mode: no key check, loopback only",
     )
     if workers == 1:
-        app = create_app(build_gateway(policy, options, require_keys=require_keys), sighup=True)
+        gateway = build_gateway(policy, options, require_keys=require_keys)
+        app = create_app(gateway, sighup=True, freeze_heap=True)
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     os.environ[_ENV_POLICY] = str(policy.resolve())

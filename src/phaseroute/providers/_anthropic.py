@@ -233,7 +233,7 @@ class AnthropicProvider:
         # Both clients and their resources are built here, so no call pays for them
         # against its timeout.
         self._client = anthropic.Anthropic(**self._client_args)
-        self._async: anthropic.AsyncAnthropic | None = anthropic.AsyncAnthropic(**self._client_args)
+        self._async: anthropic.AsyncAnthropic | None = self._new_async()
         _ = self._client.messages, self._async.messages
 
     @property
@@ -242,8 +242,15 @@ class AnthropicProvider:
 
     def _aclient(self) -> anthropic.AsyncAnthropic:
         if self._async is None:
-            self._async = anthropic.AsyncAnthropic(**self._client_args)
+            self._async = self._new_async()
         return self._async
+
+    def _new_async(self) -> anthropic.AsyncAnthropic:
+        # The SDK's aiohttp transport: a fraction of the default pool's work per call
+        # under concurrency (see docs/benchmarks.md, "Gateway: latency added").
+        return anthropic.AsyncAnthropic(
+            **self._client_args, http_client=anthropic.DefaultAioHttpClient()
+        )
 
     def _error(self, e: Exception, request: CompletionRequest, **kw: Any) -> ProviderError:
         mapped = _map_error(e, provider=self._name, model=request.model, **kw)

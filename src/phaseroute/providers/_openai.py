@@ -210,7 +210,7 @@ class OpenAICompatProvider:
         # Both clients and their resources are built here, so no call pays for them
         # against its timeout.
         self._client = openai.OpenAI(**self._client_args)
-        self._async: openai.AsyncOpenAI | None = openai.AsyncOpenAI(**self._client_args)
+        self._async: openai.AsyncOpenAI | None = self._new_async()
         _ = self._client.chat.completions, self._async.chat.completions
 
     @property
@@ -219,8 +219,13 @@ class OpenAICompatProvider:
 
     def _aclient(self) -> openai.AsyncOpenAI:
         if self._async is None:
-            self._async = openai.AsyncOpenAI(**self._client_args)
+            self._async = self._new_async()
         return self._async
+
+    def _new_async(self) -> openai.AsyncOpenAI:
+        # The SDK's aiohttp transport: a fraction of the default pool's work per call
+        # under concurrency (see docs/benchmarks.md, "Gateway: latency added").
+        return openai.AsyncOpenAI(**self._client_args, http_client=openai.DefaultAioHttpClient())
 
     def _params(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
         """The SDK call's arguments: the wire body from `phaseroute.wire.openai`."""

@@ -4,7 +4,9 @@ Providers are built with the router, before any call's clock starts: importing a
 building its clients takes seconds, which a first call must not pay against its attempt
 timeout. A provider whose secret cannot be read yet is left to be built on first use (its
 `SecretError` then names the missing key), so loading or explaining a policy, or serving it
-through replay overrides, never needs a key it does not use.
+through replay overrides, never needs a key it does not use. A server that must listen
+first (the gateway) asks for them unbuilt (`build_now=False`) and builds them with
+`warm()` in the background before it takes calls.
 """
 
 from __future__ import annotations
@@ -131,8 +133,13 @@ def _factory(name: str, config: ProviderConfig, base_dir: Path) -> Callable[[], 
     return make
 
 
-def build_providers(plan: RoutingPlan, overrides: Mapping[str, Provider]) -> dict[str, Provider]:
-    """One provider per entry of the policy's `providers`; `overrides` replace by name."""
+def build_providers(
+    plan: RoutingPlan, overrides: Mapping[str, Provider], *, build_now: bool = True
+) -> dict[str, Provider]:
+    """One provider per entry of the policy's `providers`; `overrides` replace by name.
+
+    `build_now=False` leaves every SDK-backed provider a `LazyProvider`, built by its
+    `warm()` (or, failing that, its first call)."""
     unknown = sorted(set(overrides) - set(plan.policy.providers))
     if unknown:
         raise RequestError(
@@ -144,7 +151,8 @@ def build_providers(plan: RoutingPlan, overrides: Mapping[str, Provider]) -> dic
         if name in overrides:
             built[name] = overrides[name]
         else:
-            built[name] = _built_now(LazyProvider(name, _factory(name, config, plan.base_dir)))
+            lazy = LazyProvider(name, _factory(name, config, plan.base_dir))
+            built[name] = _built_now(lazy) if build_now else lazy
     return built
 
 

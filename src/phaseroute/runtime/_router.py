@@ -89,13 +89,18 @@ class Router(RoutingEngine):
         providers: Mapping[str, Provider] | None = None,
         database: str | Path | UsageLedger | None = None,
         audit: AuditSink | None = None,
+        build_providers_now: bool = True,
         **kwargs: Any,
     ) -> Router:
         """A router for the policy at `path`: providers built from its `providers` section
         (entries of `providers` replace them by name, e.g. fakes or replay), usage recorded
-        in `database` (default: the policy's `database`, else phaseroute.db beside it)."""
+        in `database` (default: the policy's `database`, else phaseroute.db beside it).
+
+        Providers are built here, before any call's clock starts. `build_providers_now=False`
+        leaves them to each provider's `warm()` (the gateway runs it off the event loop once
+        it listens, and takes no call before it is done)."""
         plan = load_plan(path)
-        built = build_providers(plan, providers or {})
+        built = build_providers(plan, providers or {}, build_now=build_providers_now)
         location = (
             database_location(plan, database) if not isinstance(database, UsageLedger) else None
         )

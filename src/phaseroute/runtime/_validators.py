@@ -10,9 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jsonschema
-from jsonschema.exceptions import best_match
-
 from phaseroute.errors import PolicyError
 from phaseroute.policy._schema import (
     CallableValidator,
@@ -40,6 +37,9 @@ class JsonSchemaCheck:
     """The answer must be JSON (a ```json fence around it is tolerated) matching a schema."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        # jsonschema loads with the first phase that validates JSON, not with every router.
+        import jsonschema  # noqa: PLC0415
+
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
         self._validator = cls(schema)
@@ -51,6 +51,8 @@ class JsonSchemaCheck:
             doc = json.loads(body)
         except ValueError as e:
             return Verdict(False, f"not JSON: {e}")
+        from jsonschema.exceptions import best_match  # noqa: PLC0415 - loaded by __init__
+
         error = best_match(self._validator.iter_errors(doc))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
@@ -135,6 +137,8 @@ def load_function(ref: str, where: str) -> Callable[[str], object]:
 def build_validator(config: ValidatorConfig, where: str) -> Validator:
     """The validator a phase's escalation config describes (`where` names the phase)."""
     if isinstance(config, JsonSchemaValidator):
+        import jsonschema  # noqa: PLC0415 - see JsonSchemaCheck
+
         try:
             return JsonSchemaCheck(config.json_schema)
         except jsonschema.SchemaError as e:
