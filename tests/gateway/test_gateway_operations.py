@@ -19,6 +19,7 @@ from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, free_port, serve, wri
 
 from phaseroute.audit import AuditTrail, records_for_case
 from phaseroute.gateway import Gateway
+from phaseroute.policy import load_plan
 from phaseroute.providers import AnthropicProvider
 from phaseroute.providers._base import Provider
 from phaseroute.runtime import RetryPolicy, Router
@@ -143,6 +144,41 @@ def test_a_reload_swaps_the_policy_and_audits_the_hash_change(
             with pytest.raises(Exception, match="tiers"):
                 asyncio.run_coroutine_threadsafe(served.gateway.reload(), _loop(served)).result(30)
             assert served.gateway.served.policy_hash == after
+
+
+def test_a_policy_changed_while_no_gateway_ran_is_recorded_at_start(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """An edited policy between two runs (or every worker restarted by SIGHUP under
+    --workers N) is recorded once, naming both hashes; an unchanged one adds nothing."""
+    policy = write_policy(tmp_path, upstream)
+    review = {
+        "model": "coding/review",
+        "max_tokens": 20,
+        "messages": [{"role": "user", "content": "review"}],
+    }
+
+    def starts() -> list[dict[str, object]]:
+        with serve(policy) as served:
+            audit = served.gateway.served.router.audit
+            assert isinstance(audit, AuditTrail)
+            with audit.store.snapshot() as snap:
+                bodies = [json.loads(r.body) for r in snap.records()]
+            if not bodies:  # leave a record under this run's policy
+                assert httpx2.post(f"{served.url}/v1/messages", json=review).status_code == 200
+        return [b for b in bodies if b["phase"] == "(policy change at start)"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, UPSTREAM_KEY)
+        assert starts() == []
+        first = load_plan(policy).policy_hash
+        text = policy.read_text(encoding="utf-8")
+        policy.write_text(text.replace('"gpt-4o*": support/answer', '"gpt-4o*": support/triage'))
+        second = load_plan(policy).policy_hash
+        (change,) = starts()
+        assert change["policy_hash"] == second
+        assert change["reasons"] == [f"policy hash {first} -> {second}"]
+        assert len(starts()) == 1  # unchanged since: nothing more
 
 
 def _loop(served: Served) -> asyncio.AbstractEventLoop:

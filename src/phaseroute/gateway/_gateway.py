@@ -11,13 +11,15 @@ flight, then flushes the ledger and closes (checkpointing) the audit trail.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from phaseroute.audit import policy_event
+from phaseroute.audit import AuditTrail, policy_event
+from phaseroute.errors import PhaserouteError
 from phaseroute.gateway._access import AccessControl
 from phaseroute.gateway._logs import AccessLog
 from phaseroute.gateway._metrics import GatewayMetrics
@@ -155,6 +157,7 @@ class Gateway:
                     await asyncio.to_thread(warm)
         except Exception as e:  # a provider that cannot be built fails its calls, loudly
             log.error("building a provider failed: %s", e)
+        await asyncio.to_thread(self._audit_start, router)
         self._warm = True
         log.info("ready: providers built")
 
@@ -192,25 +195,50 @@ class Gateway:
             await asyncio.to_thread(self._audit_reload, router, old_hash, new_hash)
             return old_hash, new_hash
 
-    def _audit_reload(self, router: Router, old_hash: str, new_hash: str) -> None:
+    def _audit_reload(
+        self, router: Router, old_hash: str, new_hash: str, *, at_start: bool = False
+    ) -> None:
         """Record the policy change in the audit trail, where the policy keeps one."""
         if router.audit is None:
             return
+        kind = "policy change at start" if at_start else "policy reload"
         router.audit.append(
             policy_event(
                 workflow="(gateway)",
-                phase="(policy reload)",
+                phase=f"({kind})",
                 model_requested="(none)",
                 provider="(gateway)",
                 tier="(none)",
-                rule="policy reload",
-                basis="reload",
+                rule=kind,
+                basis="start" if at_start else "reload",
                 reasons=(f"policy hash {old_hash} -> {new_hash}",),
                 policy_hash=new_hash,
-                event={"event": "policy_reload", "old_policy_hash": old_hash},
+                event={
+                    "event": "policy_change_at_start" if at_start else "policy_reload",
+                    "old_policy_hash": old_hash,
+                },
                 at=datetime.now(tz=UTC),
             )
         )
+
+    def _audit_start(self, router: Router) -> None:
+        """A policy that changed while no gateway served it — edited between two runs, or
+        every worker restarted by SIGHUP under ``--workers N`` — is recorded as a change at
+        start: the trail's newest record names the hash it was written under."""
+        audit = router.audit
+        if not isinstance(audit, AuditTrail):
+            return
+        try:
+            with audit.store.snapshot() as snap:
+                last = snap.head().last_seq
+                stored = snap.record(last) if last > 0 else None
+            old = json.loads(stored.body).get("policy_hash") if stored is not None else None
+            new = router.plan.policy_hash
+            if isinstance(old, str) and old != new:
+                self._audit_reload(router, old, new, at_start=True)
+                log.info("policy changed since the trail's last record: hash %s -> %s", old, new)
+        except PhaserouteError as e:  # the trail's own errors fail the calls that need it
+            log.error("recording the policy at start failed: %s", e)
 
     async def _close_retired(self, served: Served) -> None:
         try:

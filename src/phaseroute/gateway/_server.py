@@ -5,7 +5,8 @@ not a traceback), requires API keys (`phaseroute keys create`) on anything but a
 and hands the app to uvicorn. SIGTERM/SIGINT stop accepting, drain the requests in flight
 (bounded by `drain_timeout_s`), flush the ledger and checkpoint the audit trail; SIGHUP
 reloads the policy (one process: swapped in place, hash change logged and audited; several
-workers: uvicorn restarts them, and each logs the hash it serves).
+workers: uvicorn restarts them, each logs the hash it serves, and a changed hash is audited
+at start).
 """
 
 from __future__ import annotations
