@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection, text
+
 from phaseroute.audit import AuditEntry
+from phaseroute.audit._codec import encode_record, link_hash
 
 
 def sample_entry(i: int = 0, **changes: Any) -> AuditEntry:
@@ -50,3 +54,25 @@ def sample_entry(i: int = 0, **changes: Any) -> AuditEntry:
     }
     values.update(changes)
     return AuditEntry(**values)
+
+
+def insert_old_records(
+    conn: Connection, last_seq: int, last_hash: str, entries: Sequence[AuditEntry], at: str
+) -> str:
+    """Chain `entries` after `last_seq`/`last_hash` straight into the tables, as schema
+    versions 1 and 2 stored them (a record row and a content row each), bypassing the store;
+    the new last hash (the head row is left to the caller)."""
+    prev = last_hash
+    for seq, entry in enumerate(entries, start=last_seq + 1):
+        rec = encode_record(entry, at)
+        own = link_hash(seq, prev, rec.body_sha256)
+        conn.execute(
+            text("INSERT INTO audit_records VALUES (:s, :p, :h, :b)"),
+            {"s": seq, "p": prev, "h": own, "b": rec.body},
+        )
+        conn.execute(
+            text("INSERT INTO audit_content (seq, request, response) VALUES (:s, :q, :r)"),
+            {"s": seq, "q": rec.request_json, "r": rec.response_text},
+        )
+        prev = own
+    return prev

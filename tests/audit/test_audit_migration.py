@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-from audit_samples import sample_entry
+from audit_samples import insert_old_records, sample_entry
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, text
 
 from phaseroute.audit import AuditTrail, records_for_case
-from phaseroute.audit._codec import encode_record, link_hash
 from phaseroute.audit._schema import COMPONENT, MIGRATIONS, now_iso
 from phaseroute.audit._statements import CASES_BATCH
 from phaseroute.storage.database import migrate, open_engine
@@ -25,20 +24,10 @@ def _write_version_2_trail(location: str, n: int) -> None:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     migrate(engine, COMPONENT, MIGRATIONS[:2])
     with engine.begin() as conn:
-        seq, prev = conn.execute(text("SELECT last_seq, last_hash FROM audit_chain")).one()
-        for i in range(n):
-            rec = encode_record(sample_entry(i), now_iso())
-            seq += 1
-            own = link_hash(seq, prev, rec.body_sha256)
-            conn.execute(
-                text("INSERT INTO audit_records VALUES (:s, :p, :h, :b)"),
-                {"s": seq, "p": prev, "h": own, "b": rec.body},
-            )
-            conn.execute(
-                text("INSERT INTO audit_content (seq, request, response) VALUES (:s, :q, :r)"),
-                {"s": seq, "q": rec.request_json, "r": rec.response_text},
-            )
-            prev = own
+        last, head = conn.execute(text("SELECT last_seq, last_hash FROM audit_chain")).one()
+        entries = [sample_entry(i) for i in range(n)]
+        prev = insert_old_records(conn, last, head, entries, now_iso())
+        seq = last + n
         conn.execute(
             text("UPDATE audit_chain SET last_seq = :s, last_hash = :h"), {"s": seq, "h": prev}
         )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from audit_samples import sample_entry
+from audit_samples import insert_old_records, sample_entry
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
@@ -22,7 +22,7 @@ from phaseroute.audit import (
     trusted_keys,
     verify_store,
 )
-from phaseroute.audit._codec import checkpoint_payload, encode_record, link_hash
+from phaseroute.audit._codec import checkpoint_payload
 from phaseroute.audit._keys import public_pem
 from phaseroute.audit._schema import COMPONENT, MIGRATIONS
 from phaseroute.cli._app import run
@@ -232,19 +232,8 @@ def test_a_version_1_database_opens_migrates_and_verifies(
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     with engine.begin() as conn:
         chain_id = conn.execute(text("SELECT chain_id FROM audit_chain")).scalar_one()
-        prev = "0" * 64
-        for seq in range(1, 6):
-            rec = encode_record(sample_entry(seq), "2026-11-01T00:00:00.000000Z")
-            own = link_hash(seq, prev, rec.body_sha256)
-            conn.execute(
-                text("INSERT INTO audit_records VALUES (:s, :p, :h, :b)"),
-                {"s": seq, "p": prev, "h": own, "b": rec.body},
-            )
-            conn.execute(
-                text("INSERT INTO audit_content (seq, request, response) VALUES (:s, :q, :r)"),
-                {"s": seq, "q": rec.request_json, "r": rec.response_text},
-            )
-            prev = own
+        entries = [sample_entry(seq) for seq in range(1, 6)]
+        prev = insert_old_records(conn, 0, "0" * 64, entries, "2026-11-01T00:00:00.000000Z")
         at = "2026-11-01T00:00:01.000000Z"
         kid = key_id(public)
         sig = signing_key.sign(checkpoint_payload(chain_id, 5, prev, 5, at, kid)).hex()
