@@ -7,6 +7,7 @@ error must arrive as the right phaseroute error, after exactly one HTTP request.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -384,6 +385,21 @@ def test_hung_connection_times_out_within_the_configured_timeout(
         call_once(maker(kind, upstream), ask(model), mode, timeout=0.3)
     elapsed = time.perf_counter() - started
     assert 0.25 <= elapsed < 1.5
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_refused_connection_is_a_connection_error_not_a_timeout(kind: str, mode: str) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    if kind == "anthropic":
+        make: Make = lambda: AnthropicProvider(KEY, base_url=base, timeout=5.0)  # noqa: E731
+    else:
+        make = lambda: OpenAICompatProvider(KEY, base_url=base + "/v1", timeout=5.0)  # noqa: E731
+    with pytest.raises(ProviderConnectionError, match="connection failed"):
+        call_once(make, ask("m"), mode)
 
 
 @pytest.mark.parametrize("kind", KINDS)

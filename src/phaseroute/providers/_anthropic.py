@@ -32,6 +32,7 @@ from phaseroute.providers._base import (
 from phaseroute.providers._durations import check_seconds
 from phaseroute.providers._http_errors import (
     error_for_status,
+    really_timed_out,
     scrubbed,
     stream_broken,
     transport_error,
@@ -70,7 +71,9 @@ def _map_error(
             headers=e.response.headers,
             request_id=e.request_id,
         )
-    timed_out = isinstance(e, anthropic.APITimeoutError | httpx2.TimeoutException)
+    timed_out = really_timed_out(
+        e, isinstance(e, anthropic.APITimeoutError | httpx2.TimeoutException)
+    )
     if in_stream:
         what = "no data within the timeout" if timed_out else f"connection lost ({e})"
         return stream_broken(what, provider=provider, model=model, request_id=request_id)

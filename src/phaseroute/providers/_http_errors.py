@@ -110,6 +110,25 @@ def stream_broken(
     return IncompleteResponse(said, provider=provider, model=model, request_id=request_id)
 
 
+def really_timed_out(e: BaseException, reported: bool) -> bool:
+    """Whether a call with no HTTP answer timed out, when the SDK `reported` a timeout.
+
+    The OpenAI SDK's aiohttp transport reports every failed connect as a ``ConnectTimeout``;
+    its cause chain tells a refused or unreachable host (an ``OSError`` that is not a
+    ``TimeoutError``) from one that took too long.
+    """
+    if not reported:
+        return False
+    causes: list[BaseException] = []
+    link = e.__cause__ or e.__context__
+    while link is not None and len(causes) < 10:
+        causes.append(link)
+        link = link.__cause__ or link.__context__
+    if any(isinstance(c, TimeoutError) for c in causes):
+        return True
+    return not any(isinstance(c, OSError) for c in causes)
+
+
 def transport_error(
     timed_out: bool, detail: str, *, provider: str, model: str
 ) -> ProviderTimeout | ProviderConnectionError:
@@ -148,6 +167,6 @@ def _redacted(value: Any, redact: Redactor) -> Any:
         return redact(value)
     if isinstance(value, Mapping):
         return {k: _redacted(v, redact) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if type(value) in (list, tuple):  # not a named tuple such as aiohttp's ConnectionKey
         return type(value)(_redacted(v, redact) for v in value)
     return value

@@ -31,6 +31,7 @@ from phaseroute.providers._base import (
 from phaseroute.providers._durations import check_seconds
 from phaseroute.providers._http_errors import (
     error_for_status,
+    really_timed_out,
     scrubbed,
     stream_broken,
     transport_error,
@@ -63,7 +64,7 @@ def _map_error(
             headers=e.response.headers,
             request_id=e.request_id,
         )
-    timed_out = isinstance(e, openai.APITimeoutError | httpx2.TimeoutException)
+    timed_out = really_timed_out(e, isinstance(e, openai.APITimeoutError | httpx2.TimeoutException))
     if in_stream:
         if isinstance(e, openai.APIConnectionError | httpx2.TransportError):
             what = "no data within the timeout" if timed_out else "connection lost"
