@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from phaseroute.audit import AuditTrail, policy_event
-from phaseroute.errors import PhaserouteError
 from phaseroute.gateway._access import AccessControl
 from phaseroute.gateway._logs import AccessLog
 from phaseroute.gateway._metrics import GatewayMetrics
@@ -192,10 +191,10 @@ class Gateway:
             log.info("policy reloaded: hash %s -> %s", old_hash, new_hash)
             for line in route_lines(router):
                 log.info("%s", line)
-            await asyncio.to_thread(self._audit_reload, router, old_hash, new_hash)
+            await asyncio.to_thread(self._audit_policy_change, router, old_hash, new_hash)
             return old_hash, new_hash
 
-    def _audit_reload(
+    def _audit_policy_change(
         self, router: Router, old_hash: str, new_hash: str, *, at_start: bool = False
     ) -> None:
         """Record the policy change in the audit trail, where the policy keeps one."""
@@ -235,9 +234,9 @@ class Gateway:
             old = json.loads(stored.body).get("policy_hash") if stored is not None else None
             new = router.plan.policy_hash
             if isinstance(old, str) and old != new:
-                self._audit_reload(router, old, new, at_start=True)
+                self._audit_policy_change(router, old, new, at_start=True)
                 log.info("policy changed since the trail's last record: hash %s -> %s", old, new)
-        except PhaserouteError as e:  # the trail's own errors fail the calls that need it
+        except Exception as e:  # a trail that cannot be read fails the calls that need it
             log.error("recording the policy at start failed: %s", e)
 
     async def _close_retired(self, served: Served) -> None:
