@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from phaseroute.errors import IncompleteResponse, RequestError
+from phaseroute.errors import IncompleteResponse
 from phaseroute.providers._base import CompletionResponse, StreamEnd, StreamEvent, TextDelta
 from phaseroute.providers._native import NativeEvent
 from phaseroute.runtime._accounting import Billed
@@ -34,12 +34,7 @@ class AsyncRoutedEventStream(_Base):
         return self._serving
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        if self._started:
-            raise RequestError("a routed stream can be iterated once")
-        self._started = True
-        gen = self._events()
-        self._gen = gen
-        return gen
+        return self._once(self._events())
 
     async def aclose(self) -> None:
         """Stop early: the provider stream is closed and the call recorded incomplete."""

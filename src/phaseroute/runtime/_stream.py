@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from phaseroute.errors import IncompleteResponse, RequestError
 from phaseroute.policy import ModelChoice
@@ -92,6 +92,9 @@ async def _atexts(events: AsyncIterator[Delta]) -> AsyncIterator[str]:
             await aclose()
 
 
+_G = TypeVar("_G", Iterator[Delta], AsyncIterator[Delta], AsyncIterator[StreamEvent])
+
+
 class _Base:
     def __init__(self, router: Router, call: Call) -> None:
         self._router = router
@@ -118,6 +121,14 @@ class _Base:
 
     def _live(self) -> bool:
         return self._call.decision.key not in self._router._validators
+
+    def _once(self, gen: _G) -> _G:
+        """`gen`, the stream's events, on the first iteration only."""
+        if self._started:
+            raise RequestError("a routed stream can be iterated once")
+        self._started = True
+        self._gen = gen
+        return gen
 
     def _incomplete(self, model: ModelChoice, error: BaseException | None) -> None:
         """Record the partial answer: in the ledger, and in the audit trail if recorded."""
@@ -161,12 +172,7 @@ class RoutedStream(_Base):
         return self._begin()
 
     def _begin(self) -> Iterator[Delta]:
-        if self._started:
-            raise RequestError("a routed stream can be iterated once")
-        self._started = True
-        gen = self._events()
-        self._gen = gen
-        return gen
+        return self._once(self._events())
 
     def _events(self) -> Iterator[Delta]:
         router, call = self._router, self._call
@@ -229,12 +235,7 @@ class AsyncRoutedStream(_Base):
         return self._begin()
 
     def _begin(self) -> AsyncIterator[Delta]:
-        if self._started:
-            raise RequestError("a routed stream can be iterated once")
-        self._started = True
-        gen = self._events()
-        self._gen = gen
-        return gen
+        return self._once(self._events())
 
     async def __aenter__(self) -> AsyncRoutedStream:
         return self
