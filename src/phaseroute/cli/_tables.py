@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich import box
@@ -27,6 +27,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Column as RichColumn
 from rich.table import Table
 from rich.text import Text
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 NAME_WIDTH = 20  # names longer than this fold at their separators
 _SEPARATED = re.compile(r"[^_/.\-\s]+(?:[_/.\-]+|\s+|$)")
@@ -226,3 +228,12 @@ def emit(text: str) -> None:
 def emit_json(doc: object) -> None:
     """Machine output as indented JSON on stdout, never wrapped."""
     typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+
+
+def report_console() -> Console:
+    """A console for a command's text report: no highlighting, lines kept whole, and at
+    least 100 columns when the output is not a terminal."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 100)
+    return console

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from rich.console import Console
 from rich.markup import escape
 
 from phaseroute.audit import (
@@ -36,7 +35,14 @@ from phaseroute.audit._bundle import read_manifest
 from phaseroute.audit._snapshot import Checkpoint
 from phaseroute.audit._witness import PublishedHead
 from phaseroute.cli._keyfiles import as_policy_spells_it, ensure_ignored
-from phaseroute.cli._tables import Column, emit_json, new_table, print_table
+from phaseroute.cli._tables import (
+    Column,
+    JsonOpt,
+    emit_json,
+    new_table,
+    print_table,
+    report_console,
+)
 from phaseroute.errors import CommandLineError, Problem, RequestError, UserError
 from phaseroute.policy import load_policy
 from phaseroute.storage.database import DEFAULT_DATABASE
@@ -62,7 +68,6 @@ PublicKeyOpt = Annotated[
         help="Trusted Ed25519 public key (PEM, from `audit keygen`); repeat for rotated keys.",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -84,13 +89,6 @@ def register(app: typer.Typer) -> None:
     sub.command("prove")(audit_proofs.prove)
     sub.command("verify-proof")(audit_proofs.verify_proof_command)
     app.add_typer(sub)
-
-
-def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console.width = max(console.width, 100)
-    return console
 
 
 def _open(db: str, *, must_exist: bool = True) -> ChainStore:
@@ -143,7 +141,7 @@ def keygen(
         out = policy.parent / "keys" if policy is not None else Path("keys")
     rule = ensure_ignored((out / f"{name}.key").resolve())
     files = generate_key_pair(out, name, force=force)
-    console = _console()
+    console = report_console()
     console.print(f"private key: {escape(str(files.private_key))} (mode 0600; never commit it)")
     if rule is not None:
         console.print(
@@ -342,7 +340,7 @@ _HEADLINES = {
 
 
 def _print_report(report: VerificationReport, where: str, as_json: bool) -> None:
-    console = _console()
+    console = report_console()
     verdict = report.verdict
     if as_json:
         doc = asdict(report)
@@ -406,7 +404,7 @@ def export(
         summary = export_bundle(store, out, public_keys=keys, include_content=content)
     finally:
         store.dispose()
-    console = _console()
+    console = report_console()
     console.print(
         f"wrote {escape(str(summary.directory))}: {summary.records} record(s), "
         f"{summary.checkpoints} checkpoint(s), signed up to {summary.covered_seq} of "
@@ -437,7 +435,7 @@ def show(
         store.dispose()
     if not records:
         raise RequestError(f"no audit records for case {case!r} in {db}")
-    console = _console()
+    console = report_console()
     if as_json:
         docs: list[dict[str, Any]] = []
         for r in records:
@@ -514,7 +512,7 @@ def stats_command(db: DbOpt = DEFAULT_DATABASE, as_json: JsonOpt = False) -> Non
         s = stats(store)
     finally:
         store.dispose()
-    console = _console()
+    console = report_console()
     if as_json:
         doc = asdict(s)
         doc["total_cost"] = str(s.total_cost)
@@ -571,9 +569,9 @@ def checkpoint(
     finally:
         store.dispose()
     if cp is None:
-        _console().print("the head is already covered by a checkpoint; nothing to sign")
+        report_console().print("the head is already covered by a checkpoint; nothing to sign")
     else:
-        _console().print(f"signed checkpoint at seq {cp.seq} ({cp.head_hash[:16]}…)")
+        report_console().print(f"signed checkpoint at seq {cp.seq} ({cp.head_hash[:16]}…)")
 
 
 def erase(
@@ -601,7 +599,7 @@ def erase(
     finally:
         store.dispose()
     seqs = ", ".join(str(s) for s in sorted(set(seq)))
-    console = _console()
+    console = report_console()
     console.print(
         f"erased the content of record(s) {seqs}; erasure record {receipt.sequence} "
         f"({receipt.record_hash[:16]}…) names them, the reason and the authority"

@@ -18,7 +18,8 @@ from phaseroute.audit import (
     trusted_keys,
     verify_proof,
 )
-from phaseroute.cli.audit import DbOpt, KeyOpt, PublicKeyOpt, _console, _open, _trusted
+from phaseroute.cli._tables import report_console
+from phaseroute.cli.audit import DbOpt, KeyOpt, PublicKeyOpt, _open, _trusted
 from phaseroute.errors import Problem, RequestError, UserError
 from phaseroute.storage.database import DEFAULT_DATABASE
 
@@ -50,7 +51,7 @@ def publish(
             "(checkpoints written before schema version 2 carry no tree head)"
         )
     witness = DirectoryWitness(to)
-    console = _console()
+    console = report_console()
     for cp in heads if all_heads else heads[-1:]:
         new = witness.publish(cp.note or "")
         state = "published" if new else "already held"
@@ -99,7 +100,7 @@ def prove(
     what = (
         f"record {seq}" if consistency is None else f"sizes {consistency[0]} and {consistency[1]}"
     )
-    _console().print(f"wrote the proof for {what} to {escape(str(out))}")
+    report_console().print(f"wrote the proof for {what} to {escape(str(out))}")
 
 
 def verify_proof_command(
@@ -127,7 +128,7 @@ def verify_proof_command(
     if not isinstance(doc, dict):
         raise UserError([Problem("not a proof file: not a JSON object", file=str(proof))])
     check = verify_proof(doc, trusted_keys(keys))
-    console = _console()
+    console = report_console()
     for line in check.lines[:-1] if not check.ok else check.lines:
         console.print(f"  {escape(line)}")
     if check.ok:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from phaseroute.cli._tables import JsonOpt, report_console
 from phaseroute.errors import RequestError
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ DbOpt = Annotated[
         metavar="LOCATION",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -45,13 +44,6 @@ def register(app: typer.Typer) -> None:
     sub.command("list")(list_keys)
     sub.command("revoke")(revoke)
     app.add_typer(sub)
-
-
-def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console.width = max(console.width, 100)
-    return console
 
 
 def _open(policy: Path, db: str | None) -> tuple[KeyStore, frozenset[str]]:
@@ -122,7 +114,7 @@ def create(
     if as_json:
         typer.echo(json.dumps({**_row(issued.key), "key": issued.secret}, indent=2))
         return
-    console = _console()
+    console = report_console()
     console.print(f"key:     {issued.secret}")
     console.print(f"key id:  {issued.key.key_id} (public: safe to log, used to revoke)")
     console.print(
@@ -145,7 +137,7 @@ def list_keys(
     if as_json:
         typer.echo(json.dumps([_row(k) for k in keys], indent=2))
         return
-    console = _console()
+    console = report_console()
     if not keys:
         console.print("no keys — create one with `phaseroute keys create POLICY --name NAME`")
         return
@@ -175,7 +167,7 @@ def revoke(
     finally:
         store.close()
     assert key.revoked_at is not None
-    _console().print(
+    report_console().print(
         f"revoked {key.key_id} ({escape(key.name)}) at {key.revoked_at:%Y-%m-%dT%H:%M:%SZ}; "
         "running gateways refuse it within their key refresh interval (2 s by default)"
     )
