@@ -8,6 +8,7 @@ import pytest
 
 from phaseroute.bench import (
     CERTIFIED,
+    CERTIFIED_WINDOW,
     CERTIFIED_WORKFLOW,
     ITEM_BASELINE,
     KINDS,
@@ -47,6 +48,7 @@ def test_every_strategy_runs_with_the_strong_model_as_reference(result: BenchRes
         ORACLE,
         CERTIFIED,
         CERTIFIED_WORKFLOW,
+        CERTIFIED_WINDOW,
         ITEM_BASELINE,
     ]
     assert all(s.ran and len(s.outcomes) == 2 for s in result.strategies)

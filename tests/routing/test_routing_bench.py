@@ -10,6 +10,7 @@ from routing_data import write_recorded
 
 from phaseroute.bench import (
     CERTIFIED,
+    CERTIFIED_WINDOW,
     CERTIFIED_WORKFLOW,
     ITEM_BASELINE,
     BenchSettings,
@@ -38,7 +39,7 @@ def test_per_item_strategies_run_and_report_their_guarantee_check(
         path, PricingOptions(prices=PRICES, scale=(1, 10) if scale == "judge" else None)
     )
     result = run_bench(data, BenchSettings(floor=0.95, repeats=3, max_loss=0.05, delta=0.1))
-    for key in (CERTIFIED, CERTIFIED_WORKFLOW, ITEM_BASELINE):
+    for key in (CERTIFIED, CERTIFIED_WORKFLOW, CERTIFIED_WINDOW, ITEM_BASELINE):
         strategy = result.strategy(key)
         assert strategy.ran
         assert strategy.exceeded is not None

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phaseroute.routing import GRID, KEEP, betting_p_values, certify, items_needed, route
+from phaseroute.routing import (
+    GRID,
+    KEEP,
+    betting_p_values,
+    certify,
+    items_needed,
+    route,
+    window_from_fit,
+)
 
 
 def _population(
@@ -99,3 +107,30 @@ def test_the_grid_runs_from_the_most_conservative_threshold_down() -> None:
     assert GRID[0] == 1.0
     assert GRID[-1] == 0.0
     assert list(GRID) == sorted(GRID, reverse=True)
+
+
+def test_a_window_bounds_the_loss_realised_over_the_next_m_calls() -> None:
+    """With a window, the realised loss of a fresh batch of m calls exceeds ε at most δ of
+    the time; the expected-loss certificate, tight against ε, lets more batches through."""
+    eps, delta, draws, n, m = 0.05, 0.1, 60, 1000, 400
+    probs, cheap, top = _population(200_000, 2, "binary", seed=7)
+    rng = np.random.default_rng(8)
+    over = {"window": 0, "expected": 0}
+    certified = 0
+    for d in range(draws):
+        rows = rng.choice(top.size, size=n + m + 300, replace=False)
+        fit, cert_rows, batch = rows[:300], rows[300 : 300 + n], rows[300 + n :]
+        window = window_from_fit(m, probs[fit], cheap[fit], top[fit], max_loss=eps)
+        args = (probs[cert_rows], cheap[cert_rows], top[cert_rows])
+        windowed = certify(*args, max_loss=eps, delta=delta, seed=d, window=window)
+        expected = certify(*args, max_loss=eps, delta=delta, seed=d)
+        assert windowed.window == m
+        assert expected.window is None
+        certified += windowed.certified
+        b = (probs[batch], cheap[batch], top[batch])
+        over["window"] += _true_loss(*b, windowed.threshold) > eps
+        over["expected"] += _true_loss(*b, expected.threshold) > eps
+    assert certified > draws // 2  # it does route cheap, so the check has teeth
+    # binomial slack: P(Bin(60, 0.1) > 12) < 1%
+    assert over["window"] <= 12
+    assert over["expected"] > over["window"]

@@ -14,6 +14,7 @@ from phaseroute.bench._data import (
 )
 from phaseroute.bench._evaluate import (
     CERTIFIED,
+    CERTIFIED_WINDOW,
     CERTIFIED_WORKFLOW,
     ITEM_BASELINE,
     KINDS,
@@ -44,6 +45,7 @@ from phaseroute.bench._strategies import (
 
 __all__ = [
     "CERTIFIED",
+    "CERTIFIED_WINDOW",
     "CERTIFIED_WORKFLOW",
     "ITEM_BASELINE",
     "KINDS",

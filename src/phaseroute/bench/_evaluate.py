@@ -32,8 +32,9 @@ RANDOM = "random"
 ORACLE = "oracle"
 CERTIFIED = "certified_per_item"
 CERTIFIED_WORKFLOW = "certified_per_item_workflow"
+CERTIFIED_WINDOW = "certified_per_item_next_calls"
 ITEM_BASELINE = "routellm_style"
-PER_ITEM = (CERTIFIED, CERTIFIED_WORKFLOW, ITEM_BASELINE)
+PER_ITEM = (CERTIFIED, CERTIFIED_WORKFLOW, CERTIFIED_WINDOW, ITEM_BASELINE)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,13 @@ def _per_item_plans(settings: BenchSettings, ran: bool) -> tuple[StrategyResult,
             not_run=why,
         ),
         StrategyResult(
+            CERTIFIED_WINDOW,
+            "certified per-item (workflow, next m calls)",
+            f"the workflow predictors, one threshold certified for the realised loss of the "
+            f"m holdout calls: P(holdout loss > {eps:g}) ≤ {delta:g}",
+            not_run=why,
+        ),
+        StrategyResult(
             ITEM_BASELINE,
             "RouteLLM-style threshold",
             "the workflow predictors, one threshold at the share of top-tier calls whose "
@@ -316,6 +324,7 @@ def run_bench(
             for key, choice in (
                 (CERTIFIED, by_phase.certified),
                 (CERTIFIED_WORKFLOW, pooled.certified),
+                (CERTIFIED_WINDOW, pooled.windowed),
                 (ITEM_BASELINE, pooled.baseline),
             ):
                 outcomes[key].append(_outcome(data, split, choice))

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
         GRID,
         KEEP,
         Certificate,
+        Window,
         betting_p_values,
         certify,
         items_needed,
         plug_in_threshold,
         route,
+        window_from_fit,
     )
     from phaseroute.routing._fit import (
         FIT_SHARE,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(
         ("GRID", "KEEP", "Certificate", "betting_p_values", "certify", "items_needed",
-         "plug_in_threshold", "route"),
+         "plug_in_threshold", "route", "Window", "window_from_fit"),
         ("phaseroute.routing._certify", None),
     ),
     **dict.fromkeys(
@@ -65,6 +67,7 @@ __all__ = [
     "FeatureMatrix",
     "HashingSpec",
     "ItemPredictor",
+    "Window",
     "betting_p_values",
     "certify",
     "feature_matrix",
@@ -75,5 +78,6 @@ __all__ = [
     "predict_many",
     "route",
     "split_fit_certify",
+    "window_from_fit",
     "words",
 ]

@@ -38,6 +38,26 @@ by the first few dozen items of the seeded order. It is valid, but when it errs 
 on MMLU it certified thresholds whose loss on the certification items was 6–12% at ε = 5% —
 and the certified saving varied twice as much between splits. The n-sized bet makes every
 item count about equally and errs, when it does, just above ε.
+
+**The loss of the next m calls** (`Window`). The certificate above bounds the *expected*
+loss; the loss realised over a given batch of m future calls scatters around it, and with the
+expected loss just under ε a batch exceeds ε now and then although the certificate is right.
+With a window, the guarantee is about the batch itself,
+
+    P( the realised relative loss over the next m calls > ε ) ≤ δ,
+
+for m future calls drawn independently from the certification items' distribution. δ is
+split: δ₁ = δ/2 for the test, δ₂ = δ/2 for the batch. By Bernstein's inequality (X − μ ≤ 2,
+variance σ² ≤ E[X²] = s₂), a batch mean exceeds 0 with probability at most δ₂ once
+``−μ ≥ √(2 s₂ L/m) + 4L/(3m)``, L = log(1/δ₂); and since ``√(2 s₂ L/m) ≤ κ s₂ + L/(2κm)``
+for every κ > 0, it suffices that ``E[X + κX²] ≤ −c`` with ``c = L/(2κm) + 4L/(3m)`` — the
+mean of one bounded number per item again, tested exactly as above (rescaled to [−1, 1]).
+κ is set per threshold before the certification items are read, from the fit items' E[X²]
+(κ = √(L/(2m·s₂)), where the two sides balance); a poor guess only costs tightness. If the
+test's null is false at the certified λ, the batch fails with probability ≤ δ₂, and the test
+errs with probability ≤ δ₁. The price is the batch's own sampling noise plus a bound looser
+than a normal tail (√(2L) ≈ 2.7 standard errors at δ₂ = 0.025 against 1.96): on MMLU about
+a point of loss, which is several points of saving (docs/measurement.md).
 """
 
 from __future__ import annotations
@@ -69,10 +89,38 @@ class Certificate:
     cheap_share: float  # share of certification items routed below the top tier
     tested: int  # thresholds tested (including the first that failed)
     refused: str | None = None  # why nothing could be certified, when that is so
+    window: int | None = None  # the guarantee is on the next `window` calls' realised loss
 
     @property
     def certified(self) -> bool:
         return self.refused is None and self.threshold < KEEP
+
+
+@dataclass(frozen=True, eq=False)
+class Window:
+    """Certify the realised loss of the next ``calls`` calls (module docstring) instead of
+    the expected loss; ``second_moment`` is E[X²] per grid threshold, guessed on other items
+    than the certification ones (`window_from_fit`)."""
+
+    calls: int
+    second_moment: FloatArray
+
+
+def window_from_fit(
+    calls: int,
+    probabilities: FloatArray,
+    scores: FloatArray,
+    top: FloatArray,
+    *,
+    max_loss: float,
+) -> Window:
+    """A `Window` of ``calls`` whose E[X²] guesses come from the fit items' own routing."""
+    if not top.size:
+        return Window(calls, np.full(len(GRID), 0.25))
+    _, routed = _routed_on_grid(probabilities, scores, top)
+    x = (1.0 - max_loss) * top[:, None] - routed
+    moment: FloatArray = (x * x).mean(axis=0)
+    return Window(calls, moment)
 
 
 def items_needed(max_loss: float, delta: float, top_mean: float) -> int:
@@ -108,6 +156,30 @@ def _choices_on_grid(probabilities: FloatArray) -> IntArray:
     return chosen
 
 
+def _routed_on_grid(
+    probabilities: FloatArray, scores: FloatArray, top: FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """Items × grid: the choice (`_choices_on_grid`) and the score it gets at every threshold."""
+    choices = _choices_on_grid(probabilities)
+    rows = np.arange(top.size)[:, None]
+    routed: FloatArray = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
+    return choices, routed
+
+
+def _batch_null(x: FloatArray, window: Window, delta: float) -> tuple[FloatArray, float]:
+    """The window's test (module docstring): per item and threshold, ``(X + κX² + c) / R``
+    in [−1, 1], whose mean is ≤ 0 exactly when ``E[X + κX²] ≤ −c``; and the test's level δ₁."""
+    level = delta / 2.0
+    m = max(window.calls, 1)
+    big_l = math.log(1.0 / (delta - level))
+    kappa = np.sqrt(big_l / (2.0 * m * np.maximum(window.second_moment, 1e-6)))
+    c = big_l / (2.0 * kappa * m) + 4.0 * big_l / (3.0 * m)
+    # X ∈ [−1, 1]: X + κX² ≥ −max(1 − κ, 1/(4κ)) > −1 and ≤ 1 + κ, so dividing by 1 + κ + c
+    # keeps every value in [−1, 1]
+    y = (x + kappa * x * x + c) / (1.0 + kappa + c)
+    return y, level
+
+
 def plug_in_threshold(
     probabilities: FloatArray, scores: FloatArray, top: FloatArray, *, max_loss: float
 ) -> float:
@@ -115,9 +187,7 @@ def plug_in_threshold(
     router is calibrated without a guarantee (a share of top-tier calls that looked enough)."""
     if top.size == 0 or float(top.mean()) <= 0:
         return KEEP
-    choices = _choices_on_grid(probabilities)
-    rows = np.arange(top.size)[:, None]
-    routed = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
+    _, routed = _routed_on_grid(probabilities, scores, top)
     loss = 1.0 - routed.mean(axis=0) / float(top.mean())
     ok = np.flatnonzero(loss <= max_loss)
     return GRID[int(ok[-1])] if ok.size else KEEP
@@ -150,13 +220,16 @@ def certify(
     max_loss: float,
     delta: float,
     seed: int = 0,
+    window: Window | None = None,
 ) -> Certificate:
-    """Certify a threshold (module docstring).
+    """Certify a threshold (module docstring): for the expected loss, or with ``window`` for
+    the realised loss of the next ``window.calls`` calls.
 
     ``probabilities``: items × candidates, from a predictor fit on other items;
     ``scores``: items × candidates and ``top``: items, on 0..1.
     """
     n = top.size
+    calls = window.calls if window is not None else None
     top_mean = float(top.mean()) if n else 0.0
     needed = items_needed(max_loss, delta, top_mean)
     if n < needed or top_mean <= 0:
@@ -166,18 +239,19 @@ def certify(
             else f"{n} certification items cannot certify a loss of at most {max_loss:g} at "
             f"δ = {delta:g}: even a perfect sample needs {needed} ({needed - n} more)"
         )
-        return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 0, refused=why)
+        return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 0, refused=why, window=calls)
     order = np.random.default_rng([seed, 0xCE27]).permutation(n)
     probabilities, scores, top = probabilities[order], scores[order], top[order]
-    choices = _choices_on_grid(probabilities)  # items × grid
-    rows = np.arange(n)[:, None]
-    routed = np.where(choices >= 0, scores[rows, np.maximum(choices, 0)], top[:, None])
+    choices, routed = _routed_on_grid(probabilities, scores, top)
     x = (1.0 - max_loss) * top[:, None] - routed
-    p = betting_p_values(x, delta)
-    failed = np.flatnonzero(p > delta)
+    level = delta
+    if window is not None:
+        x, level = _batch_null(x, window, delta)
+    p = betting_p_values(x, level)
+    failed = np.flatnonzero(p > level)
     last = int(failed[0]) if failed.size else len(GRID)
     if last == 0:
-        return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 1)
+        return Certificate(KEEP, max_loss, delta, n, 0.0, 1.0, 0.0, 1, window=calls)
     j = last - 1
     loss = 1.0 - float(routed[:, j].mean()) / top_mean
     return Certificate(
@@ -189,4 +263,5 @@ def certify(
         p_value=float(p[j]),
         cheap_share=float(np.mean(choices[:, j] >= 0)),
         tested=min(last + 1, len(GRID)),
+        window=calls,
     )
