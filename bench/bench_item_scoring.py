@@ -3,15 +3,21 @@
 Measures, in one run, p50/p99 of:
   digest    — SHA-256 of the prompt's UTF-8 bytes (what an audited call already pays; the
               same-run baseline);
-  split     — `prompt.lower().split()`: reading the words once, the floor of any text feature;
+  split     — `prompt.lower().split()`: reading the words once, the floor of a naive text
+              feature (scoring no longer does it: it counts an ASCII prompt's words without
+              building them and splits off only the hashed window);
   spin      — `sum(range(100_000))`: a fixed amount of interpreter work (about 1 ms on an idle
               modern core), to tell a slow or shared machine from a slow scorer;
-  score     — `ItemPredictor.score(prompt)`: words, CRC-32 n-gram buckets, two sparse dot
-              products over a dict of ~150k weights, shape features;
+  score     — `ItemPredictor.score(prompt)`: the word count (one translation and one count
+              over the prompt's bytes), the 256-word window lower-cased and CRC-32-hashed into
+              uni- and bigram buckets, shape features, and per cheaper model the sum of its
+              weights over those buckets, read from one array indexed by bucket;
   decision  — `ItemRouting.choose(prompt)`: the score plus the threshold comparison, i.e.
               the whole per-call addition to the router's decision.
 The predictor is built like a fitted one (two cheaper models, 150k non-zero bucket weights).
-Run: python bench/bench_item_scoring.py [--calls N] [--tokens T]
+``--clock cpu`` times with the thread's CPU clock, which leaves out the time the OS gave other
+processes: on a shared machine it tells the scorer's own cost from the queue for a core.
+Run: python bench/bench_item_scoring.py [--calls N] [--tokens T] [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -60,14 +66,15 @@ def prompt(tokens: int, seed: int) -> str:
     return "".join(out)
 
 
-def timings(steps: dict[str, Callable[[], object]], n: int) -> dict[str, list[float]]:
+def timings(
+    steps: dict[str, Callable[[], object]], n: int, clock: Callable[[], int]
+) -> dict[str, list[float]]:
     """Per step, ``n`` timed calls in ms; the steps take turns call by call (interleaved), so
     a burst of load on the shared machine hits every step alike."""
     for fn in steps.values():
         for _ in range(min(n // 10, 200)):
             fn()
     out: dict[str, list[float]] = {name: [] for name in steps}
-    clock = time.perf_counter_ns
     for _ in range(n):
         for name, fn in steps.items():
             t0 = clock()
@@ -84,6 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--tokens", type=int, default=4096)
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: time.perf_counter_ns; cpu: time.thread_time_ns (this thread's CPU time)",
+    )
     args = parser.parse_args()
     pred = predictor(150_000, seed=1)
     texts = [prompt(args.tokens, seed=s) for s in range(8)]
@@ -108,8 +121,12 @@ def main() -> None:
             "decision": lambda: routing.choose(text()),
         },
         args.calls,
+        time.thread_time_ns if args.clock == "cpu" else time.perf_counter_ns,
     )
-    print(f"prompt ≈ {args.tokens} tokens ({len(texts[0]):,} characters), {args.calls} calls")
+    print(
+        f"prompt ≈ {args.tokens} tokens ({len(texts[0]):,} characters), {args.calls} calls, "
+        f"{args.clock} clock"
+    )
     base50, base99 = p(rows["spin"], 0.5), p(rows["spin"], 0.99)
     for name, values in rows.items():
         p50, p99 = p(values, 0.5), p(values, 0.99)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, featurize, words
+from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, featurize, word_count
 from phaseroute.routing._predictor import CandidateModel, ItemPredictor
 from phaseroute.routing._shrink import shrink
 
@@ -52,7 +52,7 @@ def feature_matrix(texts: Sequence[str], spec: HashingSpec) -> FeatureMatrix:
     sizes: list[float] = []
     for text in texts:
         counts, figures = featurize(text, spec)
-        sizes.append(len(words(text)) + 1.0)
+        sizes.append(word_count(text) + 1.0)
         indices.extend(counts)
         values.extend(counts.values())
         indptr.append(len(indices))
