@@ -34,6 +34,9 @@ SHAPE_FEATURES = (
     "log_lines",  # log(1 + newlines)
 )
 WINDOW = 256  # words hashed per text at most (see `window`)
+# A lone surrogate (JSON allows "\ud800") is hashed as its three UTF-8-style bytes, never an error;
+# text without one encodes exactly as strict UTF-8.
+_LONE = "surrogatepass"
 
 # An ASCII byte → b" " if `str.split` splits on it (\t \n \v \f \r, \x1c-\x1f, space), else b"x".
 _MARKS = bytes(0x20 if chr(i).isspace() else 0x78 for i in range(128)) + b"x" * 128
@@ -97,7 +100,7 @@ def buckets(seen: list[str], spec: HashingSpec) -> set[int]:
         return set()
     # Lower-casing never makes or removes whitespace, and whitespace ends a word for the one
     # context-dependent rule (final sigma), so the joined text lowers as its words do.
-    pieces = (" " + "\n ".join(seen)).lower().encode().split(b"\n")
+    pieces = (" " + "\n ".join(seen)).lower().encode("utf-8", _LONE).split(b"\n")
     unigram = list(map(zlib.crc32, pieces, repeat(_SPACE_SEED)))
     hashes = chain(unigram, map(zlib.crc32, pieces[1:], unigram)) if spec.bigrams else unigram
     return set(map(and_, hashes, repeat(spec.mask)))
