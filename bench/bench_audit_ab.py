@@ -10,6 +10,11 @@ shared machine's does) moves every variant alike. Every figure is a ratio to the
 slice of its own round; the script prints the median and quartiles of those ratios.
 
     python bench/bench_audit_ab.py --before /tmp/before/src [--seconds 60] [--postgres URL]
+        [--dir /dev/shm]
+
+`--dir` puts the SQLite files elsewhere: on a tmpfs such as /dev/shm a commit's fsync costs
+nothing, so the figures show the CPU each version spends per append (the disk's speed, which
+on a shared machine can hide it entirely, drops out).
 """
 
 from __future__ import annotations
@@ -150,6 +155,7 @@ def main() -> None:
     parser.add_argument("--slice", type=int, default=25, help="appends per slice and writer")
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--postgres", default=None, help="also PostgreSQL on this URL")
+    parser.add_argument("--dir", type=Path, default=ROOT, help="where the SQLite files go")
     args = parser.parse_args()
     after = ROOT / "src"
     tests = str(ROOT / "tests" / "audit")
@@ -162,7 +168,7 @@ def main() -> None:
     rec = encode_record(sample_entry(0), "2026-11-30T00:00:00.000000Z")
     size = len(rec.body) + len(rec.request_json or "") + len(rec.response_text or "") + 128
     versions = {"after": after, "before": args.before}
-    with tempfile.TemporaryDirectory(dir=ROOT) as d:
+    with tempfile.TemporaryDirectory(dir=args.dir) as d:
         tmp = Path(d)
         groups = {"floor": [Worker(_SQLITE_FLOOR, [str(tmp / "floor.db"), str(size)], after)]}
         for name, src in versions.items():
@@ -219,6 +225,8 @@ def _report(title: str, rates: dict[str, list[float]], size: int) -> None:
     for name, label in (("after", "this version"), ("before", "--before    ")):
         ratios = [r / f for r, f in zip(rates[name], floors, strict=True)]
         print(f"  {label}   {statistics.median(rates[name]):7.0f}/s  {_quartiles(ratios)}")
+    paired = [a / b for a, b in zip(rates["after"], rates["before"], strict=True)]
+    print(f"  this version ÷ --before, same round: {_quartiles(paired)}")
 
 
 if __name__ == "__main__":
