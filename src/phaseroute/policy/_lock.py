@@ -105,9 +105,23 @@ class PhaseLock(_Lock):
     summary: str
 
 
+class PerItemPool(_Lock):
+    """What identifies the pool a phase was certified with (``per_item.certify: workflow``):
+    the threshold was certified on the pooled certification items of these phases."""
+
+    phases: tuple[str, ...] = Field(min_length=2)  # the pool's phases, in policy order
+    certification_items: int = Field(ge=0)  # pooled certification items of all its phases
+    measurement_sha256: str  # over every member's measurement hash, ε and δ (`pool_hash`)
+    # This phase's own certification items at the shared threshold: figures, not guaranteed.
+    phase_loss: float
+    phase_cheap_share: float
+
+
 class PerItemLock(_Lock):
     """A certified per-item threshold for one phase (`phaseroute.routing`), with its predictor
-    as plain JSON (hashed n-gram coefficients, never a pickle)."""
+    as plain JSON (hashed n-gram coefficients, never a pickle). In a pool, the threshold and
+    the figures ``loss``, ``p_value`` and ``cheap_share`` are the pool's; the predictor, the
+    item counts and the dataset are the phase's own."""
 
     max_loss: float
     delta: float
@@ -126,6 +140,7 @@ class PerItemLock(_Lock):
     method: str
     predictor_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     predictor: dict[str, Any]
+    pool: PerItemPool | None = None  # None: the phase was certified on its own
 
 
 class LockFile(_Lock):
@@ -453,26 +468,151 @@ def evidence_from_lock(
 def per_item_hash(policy: Policy, workflow: str, phase: str) -> str:
     """The phase's measurement hash extended with its per-item ε and δ."""
     route = policy.workflows[workflow].phases[phase].route
-    settings = route.per_item.model_dump(mode="json") if route and route.per_item else None
+    settings = (
+        route.per_item.model_dump(mode="json", exclude={"certify"})
+        if route and route.per_item
+        else None
+    )
     data = {"measurement": measurement_hash(policy, workflow, phase), "per_item": settings}
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 
-def describe_per_item(entry: PerItemLock) -> str:
+def per_item_pool(policy: Policy, workflow: str, phase: str) -> tuple[str, ...]:
+    """The phases certified together with ``phase``, in policy order: every phase of the
+    workflow with ``per_item.certify: workflow`` when it is one of them, else the phase."""
+    phases = policy.workflows[workflow].phases
+    route = phases[phase].route
+    if route is None or route.per_item is None or route.per_item.certify != "workflow":
+        return (phase,)
+    return tuple(
+        name
+        for name, ph in phases.items()
+        if ph.route is not None
+        and ph.route.per_item is not None
+        and ph.route.per_item.certify == "workflow"
+    )
+
+
+def pool_hash(policy: Policy, workflow: str, phases: Iterable[str]) -> str:
+    """SHA-256 over the measurement hash of every phase of a pool and the pool's ε and δ
+    (the first phase's: the linter holds them equal)."""
+    members = tuple(phases)
+    route = policy.workflows[workflow].phases[members[0]].route
+    settings = route.per_item if route is not None else None
+    data: dict[str, Any] = {
+        "members": {m: measurement_hash(policy, workflow, m) for m in members},
+        "max_loss": settings.max_loss if settings is not None else None,
+        "delta": settings.delta if settings is not None else None,
+    }
+    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+
+
+def describe_per_item(entry: PerItemLock, workflow: str = "") -> str:
     """The certificate in words, with the figures a reviewer checks."""
+    pool = entry.pool
     head = (
         f"Per-item routing measured {entry.measured_at[:10]} on {entry.dataset.path} "
         f"(sha256 {entry.dataset.sha256[:12]}): predictor {entry.predictor_sha256[:12]} fit on "
-        f"{entry.fit_items} items, threshold tested on {entry.certification_items} others"
+        f"{entry.fit_items} items"
     )
+    if pool is None:
+        head += f", threshold tested on {entry.certification_items} others"
+        scope = "quality loss"
+    else:
+        phases = ", ".join(pool.phases)
+        name = f"workflow {workflow}'s pool" if workflow else "the pool"
+        head += (
+            f" of this phase, one threshold certified for {name} (phases {phases}) on "
+            f"{pool.certification_items} pooled certification items "
+            f"({entry.certification_items} of this phase)"
+        )
+        scope = f"quality loss over the calls of phases {phases} in the calibration mix"
     if entry.threshold is None:
         return f"{head}; nothing certified — {entry.refused or 'no threshold passed'}."
-    return (
-        f"{head}; threshold {entry.threshold:g} certified by {entry.method}: P(quality loss > "
-        f"{_pct(entry.max_loss)} of the top tier) ≤ {entry.delta:g}; on the certification "
-        f"items it sent {_pct(entry.cheap_share)} below the top tier and lost "
-        f"{_pct(entry.loss)} (p = {entry.p_value:.3g})."
+    text = (
+        f"{head}; threshold {entry.threshold:g} certified by {entry.method}: P({scope} > "
+        f"{_pct(entry.max_loss)} of the top tier) ≤ {entry.delta:g}; on the "
+        f"{'pooled ' if pool else ''}certification items it sent {_pct(entry.cheap_share)} "
+        f"below the top tier and lost {_pct(entry.loss)} (p = {entry.p_value:.3g})"
     )
+    if pool is not None:
+        text += (
+            f"; on this phase's own it sent {_pct(pool.phase_cheap_share)} below and lost "
+            f"{_pct(pool.phase_loss)} (the guarantee covers the pool, not one phase)"
+        )
+    return text + "."
+
+
+def _pool_stale(
+    lock: LockFile,
+    policy: Policy,
+    workflow: str,
+    phase: str,
+    entry: PerItemLock,
+    check: _DatasetCheck,
+) -> str | None:
+    """Why the pool ``entry`` was certified with no longer holds for the policy, if it does
+    not: a phase joined or left it, a member's measurement or ε/δ changed, a member's entry
+    is missing or disagrees, or a member's dataset changed."""
+    stored = entry.pool.phases if entry.pool is not None else (phase,)
+    try:
+        current = per_item_pool(policy, workflow, phase)
+    except StopIteration:
+        current = (phase,)
+    when = entry.measured_at[:10]
+    if set(stored) != set(current):
+        if current == (phase,):
+            return (
+                "the phase now certifies on its own, but its certificate is the pool's of "
+                f"phases {', '.join(stored)} (measured on {when})"
+            )
+        joined = ", ".join(p for p in current if p not in stored)
+        left = ", ".join(p for p in stored if p not in current)
+        what = "; ".join(
+            part for part in (joined and f"{joined} joined", left and f"{left} left") if part
+        )
+        return (
+            f"the pool of phases certified together changed since it was measured on {when} "
+            f"({what}; the certificate covers {', '.join(stored)})"
+        )
+    if entry.pool is None:
+        return None
+    entries = lock.per_item.get(workflow, {})
+    for member in stored:
+        other = entries.get(member)
+        if (
+            other is None
+            or other.pool is None
+            or other.pool.measurement_sha256 != entry.pool.measurement_sha256
+            or other.threshold != entry.threshold
+        ):
+            return (
+                f"the lock holds no matching certificate of pool member {member!r} from the "
+                f"same measurement (edited by hand, or measured apart?)"
+            )
+    try:
+        now = pool_hash(policy, workflow, stored)
+    except StopIteration:
+        now = ""
+    if now != entry.pool.measurement_sha256:
+        for member in stored:
+            try:
+                changed = (
+                    per_item_hash(policy, workflow, member) != entries[member].measurement_sha256
+                )
+            except StopIteration:
+                changed = True
+            if changed:
+                return (
+                    f"pool member {member!r}'s quality or per-item settings or the compared "
+                    f"models changed since the pool was measured on {when}"
+                )
+        return f"the pool's settings or compared models changed since it was measured on {when}"
+    for member in stored:
+        why = check.stale(entries[member].dataset)
+        if why is not None:
+            return f"pool member {member!r}: {why}"
+    return None
 
 
 def _per_item_evidence(
@@ -503,6 +643,7 @@ def _per_item_evidence(
                     "the phase's quality or per-item settings or the compared models changed "
                     f"since it was measured on {entry.measured_at[:10]}"
                 )
+            stale = stale or _pool_stale(lock, policy, wf, name, entry, check)
             stale = stale or check.stale(entry.dataset)
             out[(wf, name)] = PerItemEvidence(
                 max_loss=entry.max_loss,
@@ -510,7 +651,7 @@ def _per_item_evidence(
                 threshold=entry.threshold,
                 predictor=predictor,
                 candidates=entry.candidates,
-                summary=describe_per_item(entry),
+                summary=describe_per_item(entry, wf),
                 stale=stale,
             )
     return out
