@@ -267,7 +267,12 @@ def _rounded(value: object, key: str = "") -> object:
 
 def dump_lock(lock: LockFile) -> str:
     """The lock as stable, diffable JSON: sorted keys, two-space indent, rounded floats."""
-    data = _rounded(lock.model_dump(mode="json"))
+    dumped = lock.model_dump(mode="json")
+    for phases in dumped["per_item"].values():
+        for entry in phases.values():
+            if entry["pool"] is None:
+                del entry["pool"]  # a phase's own certificate reads as it always did
+    data = _rounded(dumped)
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
