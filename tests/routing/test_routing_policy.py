@@ -410,6 +410,18 @@ def test_a_pool_goes_stale_for_every_member(
         assert why in warning
 
 
+def test_a_hand_edited_pool_threshold_stales_the_pool(pooled: Path) -> None:
+    path = pooled.with_name("policy.lock.json")
+    lock = json.loads(path.read_text())
+    lock["per_item"]["wf"]["triage"]["threshold"] = 0.01
+    path.write_text(json.dumps(lock))
+    plan = load_plan(pooled)
+    for name in ("screen", "triage"):
+        decision = plan.decision("wf", name)
+        assert decision.per_item is None
+        assert any("no matching certificate of pool member" in w for w in decision.warnings)
+
+
 def test_a_pool_is_certified_only_with_all_its_phases(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

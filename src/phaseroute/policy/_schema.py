@@ -203,7 +203,7 @@ class PerItemRoute(Strict):
 
     max_loss: float = Field(gt=0, lt=1)  # ε: 0.05 = at most 5% below the top tier's score
     delta: float = Field(default=0.05, gt=0, lt=0.5)  # δ: chance the guarantee fails
-    certify: Literal["phase", "workflow"] = "phase"  # what one certificate covers
+    certify: Literal["phase", "workflow"] = "phase"
 
 
 class RouteOverride(Strict):
