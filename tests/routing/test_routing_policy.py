@@ -20,7 +20,7 @@ from phaseroute.bench import PricingOptions, load_bench_data
 from phaseroute.bench._per_item import featurize_bench, route_per_item
 from phaseroute.cli._app import run
 from phaseroute.costs import CustomPrice
-from phaseroute.errors import PolicyError
+from phaseroute.errors import LockFileError, PolicyError
 from phaseroute.policy import LockFile, compile_policy, load_plan, load_policy, read_lock
 from phaseroute.runtime import Router
 from phaseroute.testing.fake import MemoryAuditTrail
@@ -284,6 +284,26 @@ def test_measure_certifies_a_pool_with_one_shared_threshold(pooled: Path) -> Non
     assert screen.pool.certification_items == (
         screen.certification_items + triage.certification_items
     )
+    # the logistic models the pool's predictors share are written once, by reference
+    raw = json.loads(pooled.with_name("policy.lock.json").read_text())
+    refs = {
+        c["weights"] for e in raw["per_item"]["wf"].values() for c in e["predictor"]["candidates"]
+    }
+    assert refs == {f"sha256:{key}" for key in raw["per_item_weights"]}
+    assert len(refs) == len(screen.candidates)
+
+
+def test_a_dangling_shared_weights_reference_names_the_field(pooled: Path) -> None:
+    path = pooled.with_name("policy.lock.json")
+    raw = json.loads(path.read_text())
+    raw["per_item_weights"] = {}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(LockFileError) as caught:
+        read_lock(path)
+    (problem,) = caught.value.problems
+    assert problem.path == "per_item.wf.screen.predictor.candidates[0].weights"
+    assert problem.fix is not None
+    assert "re-run" in problem.fix
 
 
 def test_the_pool_threshold_is_the_benchmarks_workflow_threshold(
