@@ -461,13 +461,20 @@ def describe(entry: PhaseLock) -> str:
 
 
 class _DatasetCheck:
-    """Re-hashes datasets named by a lock, reading each recorded file at most once."""
+    """Re-hashes datasets named by a lock, reading each recorded file at most once and
+    judging each dataset once (every member of a pool checks every member's)."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self.recorded: dict[Path, dict[str, list[bytes]]] = {}
+        self.judged: dict[DatasetRef, str | None] = {}
 
     def stale(self, ds: DatasetRef) -> str | None:
+        if ds not in self.judged:
+            self.judged[ds] = self._stale(ds)
+        return self.judged[ds]
+
+    def _stale(self, ds: DatasetRef) -> str | None:
         path = Path(ds.path)
         if not path.is_absolute():
             path = self.base / path
@@ -684,9 +691,10 @@ def _pool_stale(
 def _per_item_evidence(
     lock: LockFile, loaded: LoadedPolicy, check: _DatasetCheck
 ) -> dict[tuple[str, str], PerItemEvidence]:
-    from phaseroute.routing._predictor import ItemPredictor  # noqa: PLC0415
+    from phaseroute.routing._predictor import ItemPredictor, SharedWeights  # noqa: PLC0415
 
     policy = loaded.policy
+    shared = SharedWeights()  # a pool's predictors share their logistic models
     out: dict[tuple[str, str], PerItemEvidence] = {}
     for wf, phases in sorted(lock.per_item.items()):
         for name, entry in sorted(phases.items()):
@@ -695,7 +703,7 @@ def _per_item_evidence(
             stale: str | None = None
             predictor: ItemPredictor | None = None
             try:
-                predictor = ItemPredictor.from_json(entry.predictor)
+                predictor = ItemPredictor.from_json(entry.predictor, shared)
             except (ValueError, KeyError, TypeError) as e:
                 stale = f"the stored predictor cannot be read ({e}; written by another version?)"
             if predictor is not None and predictor.sha256 != entry.predictor_sha256:
