@@ -1,22 +1,31 @@
 """Per-item routing end to end: the policy opts a phase in, `measure --outcomes` certifies it
 into the lock file, the compiler and `explain` show it, and the router scores each call and
-records the predictor, score and threshold; lint errors name the dotted path."""
+records the predictor, score and threshold; lint errors name the dotted path. Phases with
+``certify: workflow`` are certified as one pool: one threshold, a predictor per phase."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from routing_data import write_recorded
 
+from phaseroute.bench import PricingOptions, load_bench_data
+from phaseroute.bench._per_item import featurize_bench, route_per_item
 from phaseroute.cli._app import run
-from phaseroute.errors import PolicyError
-from phaseroute.policy import compile_policy, load_plan, load_policy, read_lock
+from phaseroute.costs import CustomPrice
+from phaseroute.errors import LockFileError, PolicyError
+from phaseroute.policy import LockFile, compile_policy, load_plan, load_policy, read_lock
 from phaseroute.runtime import Router
 from phaseroute.testing.fake import MemoryAuditTrail
+
+DATA = Path(__file__).parent / "data"
 
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -228,3 +237,303 @@ def test_an_audit_recorded_call_carries_the_score_and_threshold(
     assert all(f"predictor {item.predictor.sha256[:12]}" in r for r in reasons)
     assert all(f"certified threshold {item.threshold:g}" in r for r in reasons)
     assert "kept on the top tier" in reasons[1]
+
+
+# ------------------------------------------------------------------ certify: workflow (pools)
+
+POOL = json.loads(json.dumps(POLICY))
+_phase(POOL, "screen")["route"]["per_item"]["certify"] = "workflow"
+POOL["workflows"]["wf"]["phases"]["triage"] = {
+    "kind": "screening",
+    "catastrophic_error": "throughput",
+    "caught_by": "human",
+    "route": {"per_item": {"max_loss": 0.05, "delta": 0.05, "certify": "workflow"}},
+}
+POOL_ITEMS = {"screen": 600, "triage": 600}
+PRICES = {"model-s": CustomPrice(1, 2), "model-m": CustomPrice(3, 6), "model-l": CustomPrice(9, 18)}
+
+
+@pytest.fixture
+def pooled(tmp_path: Path) -> Path:
+    write_recorded(
+        tmp_path / "recorded.jsonl", POOL_ITEMS, ["model-s", "model-m", "model-l"], seed=3
+    )
+    policy = _policy(tmp_path, POOL)
+    assert run(["measure", str(policy), "--outcomes", str(tmp_path / "recorded.jsonl")]) == 0
+    return policy
+
+
+def _lock_of(policy: Path) -> LockFile:
+    return read_lock(policy.with_name("policy.lock.json"))
+
+
+def test_measure_certifies_a_pool_with_one_shared_threshold(pooled: Path) -> None:
+    entries = _lock_of(pooled).per_item["wf"]
+    screen, triage = entries["screen"], entries["triage"]
+    assert screen.threshold is not None
+    assert screen.threshold == triage.threshold
+    assert screen.predictor_sha256 != triage.predictor_sha256  # each phase its own predictor
+    for name, entry in entries.items():
+        assert entry.pool is not None
+        assert entry.pool.phases == ("screen", "triage")
+        assert entry.fit_items + entry.certification_items == POOL_ITEMS[name]
+        assert entry.dataset.subjects == (name,)
+    assert screen.pool is not None
+    assert triage.pool is not None
+    assert screen.pool.measurement_sha256 == triage.pool.measurement_sha256
+    assert screen.pool.certification_items == (
+        screen.certification_items + triage.certification_items
+    )
+    # the logistic models the pool's predictors share are written once, by reference
+    raw = json.loads(pooled.with_name("policy.lock.json").read_text())
+    refs = {
+        c["weights"] for e in raw["per_item"]["wf"].values() for c in e["predictor"]["candidates"]
+    }
+    assert refs == {f"sha256:{key}" for key in raw["per_item_weights"]}
+    assert len(refs) == len(screen.candidates)
+
+
+def test_a_dangling_shared_weights_reference_names_the_field(pooled: Path) -> None:
+    path = pooled.with_name("policy.lock.json")
+    raw = json.loads(path.read_text())
+    raw["per_item_weights"] = {}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(LockFileError) as caught:
+        read_lock(path)
+    (problem,) = caught.value.problems
+    assert problem.path == "per_item.wf.screen.predictor.candidates[0].weights"
+    assert problem.fix is not None
+    assert "re-run" in problem.fix
+
+
+def test_the_pool_threshold_is_the_benchmarks_workflow_threshold(
+    pooled: Path, tmp_path: Path
+) -> None:
+    data = load_bench_data(
+        tmp_path / "recorded.jsonl", PricingOptions(prices=PRICES, reference="model-l")
+    )
+    everything = np.arange(data.phase_of.size, dtype=np.int64)
+    bench = route_per_item(
+        data,
+        featurize_bench(data.prompts),
+        everything,
+        everything[:10],
+        max_loss=0.05,
+        delta=0.05,
+        seed=0,
+        pooled=True,
+    )
+    assert bench.thresholds == (_lock_of(pooled).per_item["wf"]["screen"].threshold,)
+
+
+def test_explain_names_the_pool_and_its_guarantee(
+    pooled: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(["explain", str(pooled)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "workflow wf's pool (phases screen, triage)" in out
+    assert (
+        "P(quality loss over the calls of phases screen, triage in the calibration mix > 5.0% "
+        "of the top tier) ≤ 0.05"
+    ) in out
+    plan = load_plan(pooled)
+    screen, triage = plan.decision("wf", "screen"), plan.decision("wf", "triage")
+    assert screen.per_item is not None
+    assert triage.per_item is not None
+    assert screen.per_item.threshold == triage.per_item.threshold
+    assert screen.per_item.predictor.sha256 != triage.per_item.predictor.sha256
+
+
+def test_a_pool_member_routes_with_its_own_predictor_and_the_shared_threshold(
+    pooled: Path, tmp_path: Path
+) -> None:
+    plan = load_plan(pooled)
+    item = plan.decision("wf", "triage").per_item
+    assert item is not None
+    entry = _lock_of(pooled).per_item["wf"]["triage"]
+    assert item.predictor.sha256 == entry.predictor_sha256
+    rows = [json.loads(line) for line in (tmp_path / "recorded.jsonl").read_text().splitlines()]
+    prompts = [r["prompt"] for r in rows if r["phase"] == "triage"]
+    easy = max(prompts, key=lambda t: max(item.predictor.score(t)))
+    with Router.from_policy(
+        pooled, database=tmp_path / "usage.db", audit=MemoryAuditTrail()
+    ) as router:
+        result = router.complete("wf", "triage", [{"role": "user", "content": easy}])
+        assert router.ledger is not None
+        router.ledger.flush()
+        records = router.ledger.records(phase="triage")
+    assert result.decision.item is not None
+    assert result.model in ("small", "medium")
+    assert result.decision.item.predictor_sha256 == entry.predictor_sha256
+    assert result.decision.item.threshold == entry.threshold
+    assert [(r["item_predictor"], r["item_threshold"]) for r in records] == [
+        (entry.predictor_sha256, entry.threshold)
+    ]
+
+
+def _flip_one_triage_score(policy: Path, data: dict[str, Any]) -> None:
+    path = policy.with_name("recorded.jsonl")
+    lines = path.read_text().splitlines()
+    i = next(k for k, line in enumerate(lines) if '"phase": "triage"' in line)
+    row = json.loads(lines[i])
+    row["scores"]["model-s"] = 1.0 - row["scores"]["model-s"]
+    lines[i] = json.dumps(row)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _edit_triage_margin(policy: Path, data: dict[str, Any]) -> None:
+    _phase(data, "triage")["quality"] = {"margin": 0.03}
+
+
+def _add_a_member(policy: Path, data: dict[str, Any]) -> None:
+    _phase(data, "decide").update(
+        catastrophic_error="throughput",
+        route={"per_item": {"max_loss": 0.05, "certify": "workflow"}},
+    )
+
+
+def _triage_leaves(policy: Path, data: dict[str, Any]) -> None:
+    _phase(data, "triage")["route"]["per_item"]["certify"] = "phase"
+
+
+def _epsilon_of_the_pool(policy: Path, data: dict[str, Any]) -> None:
+    for name in ("screen", "triage"):
+        _phase(data, name)["route"]["per_item"]["max_loss"] = 0.1
+
+
+@pytest.mark.parametrize(
+    ("change", "screen_why", "triage_why"),
+    [
+        (_flip_one_triage_score, "pool member 'triage': dataset", "pool member 'triage': dataset"),
+        (_edit_triage_margin, "pool member 'triage'", "the phase's quality"),
+        (_add_a_member, "decide joined", "decide joined"),
+        (_triage_leaves, "certificate is the pool's of phases screen, triage", "on its own"),
+        (_epsilon_of_the_pool, "per-item settings", "per-item settings"),
+    ],
+)
+def test_a_pool_goes_stale_for_every_member(
+    pooled: Path,
+    change: Callable[[Path, dict[str, Any]], None],
+    screen_why: str,
+    triage_why: str,
+) -> None:
+    data = yaml.safe_load(pooled.read_text())
+    change(pooled, data)
+    pooled.write_text(yaml.safe_dump(data, sort_keys=False))
+    plan = load_plan(pooled)
+    for name, why in (("screen", screen_why), ("triage", triage_why)):
+        decision = plan.decision("wf", name)
+        assert decision.per_item is None
+        (warning,) = [w for w in decision.warnings if "per-item" in w]
+        assert "stale" in warning
+        assert why in warning
+
+
+def test_a_hand_edited_pool_threshold_stales_the_pool(pooled: Path) -> None:
+    path = pooled.with_name("policy.lock.json")
+    lock = json.loads(path.read_text())
+    lock["per_item"]["wf"]["triage"]["threshold"] = 0.01
+    path.write_text(json.dumps(lock))
+    plan = load_plan(pooled)
+    for name in ("screen", "triage"):
+        decision = plan.decision("wf", name)
+        assert decision.per_item is None
+        assert any("no matching certificate of pool member" in w for w in decision.warnings)
+
+
+def test_a_pool_is_certified_only_with_all_its_phases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_recorded(
+        tmp_path / "recorded.jsonl", POOL_ITEMS, ["model-s", "model-m", "model-l"], seed=3
+    )
+    policy = _policy(tmp_path, POOL)
+    outcomes = str(tmp_path / "recorded.jsonl")
+    assert run(["measure", str(policy), "--outcomes", outcomes, "--phase", "screen"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "per-item not certified wf: the per-item pool of screen, triage" in out
+    assert "triage not replayed in this run" in out
+    assert _lock_of(policy).per_item == {}
+
+
+def test_a_pool_of_one_phase_is_that_phases_own_certificate(tmp_path: Path) -> None:
+    write_recorded(
+        tmp_path / "recorded.jsonl", {"screen": 400}, ["model-s", "model-m", "model-l"], seed=3
+    )
+    data = json.loads(json.dumps(POLICY))
+    _phase(data, "screen")["route"]["per_item"]["certify"] = "workflow"
+    policy = _policy(tmp_path, data)
+    assert run(["measure", str(policy), "--outcomes", str(tmp_path / "recorded.jsonl")]) == 0
+    entry = _lock_of(policy).per_item["wf"]["screen"]
+    old = json.loads((DATA / "per_item_before_pools.lock.json").read_text())
+    assert entry.pool is None
+    assert entry.threshold == old["per_item"]["wf"]["screen"]["threshold"]
+    assert entry.predictor_sha256 == old["per_item"]["wf"]["screen"]["predictor_sha256"]
+
+
+def test_a_lock_written_before_pools_still_loads_and_routes(tmp_path: Path) -> None:
+    """The lock in data/ was written by the release before ``certify``; the same policy and
+    data are re-created here: the certificate is current, and re-measuring writes it again
+    byte for byte (timestamps aside)."""
+    write_recorded(
+        tmp_path / "recorded.jsonl", {"screen": 400}, ["model-s", "model-m", "model-l"], seed=3
+    )
+    policy = _policy(tmp_path)
+    old_text = (DATA / "per_item_before_pools.lock.json").read_text()
+    lock_file = tmp_path / "policy.lock.json"
+    lock_file.write_text(old_text)
+    decision = load_plan(policy).decision("wf", "screen")
+    assert decision.per_item is not None
+    assert not [w for w in decision.warnings if "per-item" in w]
+    assert run(["measure", str(policy), "--outcomes", str(tmp_path / "recorded.jsonl")]) == 0
+
+    def timeless(text: str) -> str:
+        return re.sub(r'"(measured_at|updated_at)": "[^"]*"', "T", text)
+
+    assert timeless(lock_file.read_text()) == timeless(old_text)
+
+
+def test_certify_phase_keeps_the_policy_hash_of_before_pools(tmp_path: Path) -> None:
+    old = json.loads((DATA / "per_item_before_pools.lock.json").read_text())
+    data = json.loads(json.dumps(POLICY))
+    assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash == old["policy_sha256"]
+    _phase(data, "screen")["route"]["per_item"]["certify"] = "phase"
+    assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash == old["policy_sha256"]
+    _phase(data, "screen")["route"]["per_item"]["certify"] = "workflow"
+    assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash != old["policy_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("phase", "per_item", "path", "message"),
+    [
+        ("triage", {"max_loss": 0.1}, "triage.route.per_item.max_loss", "one pool has one ε"),
+        ("triage", {"delta": 0.1}, "triage.route.per_item.delta", "one pool has one δ"),
+        ("interpret", {}, "interpret.route.per_item", "never allowed for an audit phase"),
+    ],
+)
+def test_lint_of_a_pool_names_the_path_and_the_fix(
+    tmp_path: Path, phase: str, per_item: dict[str, Any], path: str, message: str
+) -> None:
+    data = json.loads(json.dumps(POOL))
+    settings = {"max_loss": 0.05, "certify": "workflow", **per_item}
+    _phase(data, phase)["route"] = {"per_item": settings}
+    with pytest.raises(PolicyError) as caught:
+        compile_policy(load_policy(_policy(tmp_path, data)))
+    problem = next(p for p in caught.value.problems if message in p.message)
+    assert problem.path == f"workflows.wf.phases.{path}"
+    assert problem.line is not None
+    assert problem.fix
+
+
+def test_lint_keeps_recall_out_of_a_pool_measured_on_all_items(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(POOL))
+    _phase(data, "decide")["route"] = {"per_item": {"max_loss": 0.05, "certify": "workflow"}}
+    _phase(data, "decide")["quality"] = {"metric": "recall", "positive_label": "risk"}
+    with pytest.raises(PolicyError) as caught:
+        compile_policy(load_policy(_policy(tmp_path, data)))
+    (problem,) = caught.value.problems
+    assert problem.path == "workflows.wf.phases.decide.route.per_item.certify"
+    assert "also holds screen, triage" in problem.message
+    assert problem.line is not None
+    assert "certify: phase" in (problem.fix or "")

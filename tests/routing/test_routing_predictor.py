@@ -17,6 +17,7 @@ from phaseroute.routing import (
     fit_predictors,
     predict_many,
 )
+from phaseroute.routing._predictor import SharedWeights
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,27 @@ def test_a_predictor_without_signal_within_its_phase_moves_priorities_little() -
     learnable, signal = generate(600, 2, seed=25)  # misses the prompt tells
     assert noise < 0.03
     assert item_term(learnable, signal) > 0.1
+
+
+def test_a_pool_read_with_shared_weights_keeps_each_hash_and_shares_one_copy() -> None:
+    prompts, scores = generate(600, 3, seed=12)
+    groups = np.repeat(np.arange(3, dtype=np.int64), 200)
+    spec = HashingSpec()
+    fitted = fit_predictors(
+        feature_matrix(prompts, spec), scores, 2, [0, 1], ("s", "m", "l"), spec, groups=groups
+    )
+    data = [p.to_json() for p in fitted]
+    for d in data[1:]:  # as a lock file reads them: one weights mapping per candidate
+        for c, first in zip(d["candidates"], data[0]["candidates"], strict=True):
+            assert c["weights"] == first["weights"]
+            c["weights"] = first["weights"]
+    shared = SharedWeights()
+    read = [ItemPredictor.from_json(d, shared) for d in data]
+    assert [p.sha256 for p in read] == [p.sha256 for p in fitted]
+    assert len({p.sha256 for p in read}) == 3  # the phases' own losses differ
+    assert read[0].candidates[0].weights is read[2].candidates[0].weights
+    # and one table of weights by bucket for scoring, not one per phase
+    assert read[0]._table is read[2]._table
+    assert fitted[0]._table is not read[0]._table  # equal weights, other objects: own table
+    data[1]["candidates"][1]["loss"] += 0.01  # an edit outside the shared weights is seen
+    assert ItemPredictor.from_json(data[1], SharedWeights()).sha256 != fitted[1].sha256

@@ -1,18 +1,19 @@
 """Per-item strategies: certified per-item routing and a RouteLLM-style baseline.
 
-Both use the product's procedure (`phaseroute.routing`): each phase's calibration items are
-shuffled (seeded) and `FIT_SHARE` of them fit the predictors (logistic models, each phase's
-shrunk loss and the predictor's weight), the rest certify. *Certified, per phase* fits and
-certifies every phase on its own items (what a policy's ``route.per_item`` measures):
-P(the phase's relative quality loss > ε) ≤ δ. *Certified, workflow* fits one predictor per
-phase with shared logistic models and certifies one threshold on the pooled certification
-items: P(the workflow's relative quality loss > ε) ≤ δ — the quantity the benchmark's floor
-is judged on. The *RouteLLM-style* baseline takes the workflow predictors and sets the
-threshold where the observed loss on the certification items just reaches ε (a share of
-top-tier calls that looked enough), with no guarantee. *Certified, workflow, next m calls*
-certifies the same predictors for the realised loss of the holdout itself (m = its size,
-`routing.Window`): P(the holdout's relative quality loss > ε) ≤ δ — what the benchmark's
-floor judges — at the price of a more conservative threshold.
+Both use the product's procedure (`phaseroute.routing.fit_and_certify`, which `measure` runs
+too): each phase's calibration items are shuffled (seeded) and `FIT_SHARE` of them fit the
+predictors (logistic models, each phase's shrunk loss and the predictor's weight), the rest
+certify. *Certified, per phase* fits and certifies every phase on its own items (what a
+policy's ``route.per_item`` measures): P(the phase's relative quality loss > ε) ≤ δ.
+*Certified, workflow* fits one predictor per phase with shared logistic models and certifies
+one threshold on the pooled certification items: P(the workflow's relative quality loss > ε)
+≤ δ — the quantity the benchmark's floor is judged on, and what ``per_item: {certify:
+workflow}`` measures when every phase opts in. The *RouteLLM-style* baseline takes the
+workflow predictors and sets the threshold where the observed loss on the certification
+items just reaches ε (a share of top-tier calls that looked enough), with no guarantee.
+*Certified, workflow, next m calls* certifies the same predictors for the realised loss of
+the holdout itself (m = its size, `routing.Window`): P(the holdout's relative quality loss >
+ε) ≤ δ — what the benchmark's floor judges — at the price of a more conservative threshold.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from phaseroute.routing import (
     HashingSpec,
     certify,
     feature_matrix,
-    fit_predictors,
+    fit_and_certify,
+    fit_window,
     plug_in_threshold,
     predict_many,
     route,
-    split_fit_certify,
-    window_from_fit,
 )
 
 
@@ -81,41 +81,49 @@ def route_per_item(
             refused.append("too few calibration items")
             thresholds.append(2.0)
             continue
-        fit_rows, cert_rows = split_fit_certify(rows, data.phase_of[rows], seed)
-        predictors = fit_predictors(
-            features.rows(fit_rows),
-            data.scores[fit_rows],
-            ref,
-            candidates,
-            data.names,
-            HashingSpec(),
-            groups=data.phase_of[fit_rows] if pooled else None,
+        fitted = fit_and_certify(
+            features.rows(rows),
+            data.scores[rows],
+            data.phase_of[rows] if pooled else None,
+            reference=ref,
+            candidates=candidates,
+            names=data.names,
+            max_loss=max_loss,
+            delta=delta,
             seed=seed,
         )
-        cert_groups = data.phase_of[cert_rows] if pooled else None
+        predictors, cert = fitted.predictors, fitted.certificate
         held_groups = data.phase_of[holdout[where]] if pooled else None
-        probs = predict_many(predictors, features.rows(cert_rows), cert_groups)
-        cheap, top = data.scores[cert_rows][:, candidates], data.scores[cert_rows, ref]
-        cert = certify(probs, cheap, top, max_loss=max_loss, delta=delta, seed=seed)
         refused.append(cert.refused)
         thresholds.append(cert.threshold)
         held = predict_many(predictors, features.rows(holdout[where]), held_groups)
         choice = route(held, cert.threshold)
         certified[where] = np.where(choice >= 0, choice, ref)
         if pooled:
-            cut = plug_in_threshold(probs, cheap, top, max_loss=max_loss)
+            cut = plug_in_threshold(
+                fitted.probabilities, fitted.cheap, fitted.top, max_loss=max_loss
+            )
             choice = route(held, cut)
             baseline[where] = np.where(choice >= 0, choice, ref)
-            fit_probs = predict_many(predictors, features.rows(fit_rows), data.phase_of[fit_rows])
-            window = window_from_fit(
+            window = fit_window(
                 where.size,
-                fit_probs,
-                data.scores[fit_rows][:, candidates],
-                data.scores[fit_rows, ref],
+                predictors,
+                features.rows(rows),
+                data.scores[rows],
+                data.phase_of[rows],
+                fitted.fit_rows,
+                reference=ref,
+                candidates=candidates,
                 max_loss=max_loss,
             )
             batch = certify(
-                probs, cheap, top, max_loss=max_loss, delta=delta, seed=seed, window=window
+                fitted.probabilities,
+                fitted.cheap,
+                fitted.top,
+                max_loss=max_loss,
+                delta=delta,
+                seed=seed,
+                window=window,
             )
             choice = route(held, batch.threshold)
             windowed[where] = np.where(choice >= 0, choice, ref)

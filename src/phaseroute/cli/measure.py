@@ -144,17 +144,20 @@ def measure(
     lock_file = lock_path(policy)
     lock = merge_lock(lock_file, run, started)
     certified: list[tuple[str, str, PerItemLock]] = []
+    uncertified: list[str] = []
     if outcomes is not None:
         from phaseroute.measure._per_item import add_per_item
 
-        lock, certified = add_per_item(lock, tasks, loaded, seed=seed, when=started)
+        lock, certified, uncertified = add_per_item(lock, tasks, loaded, seed=seed, when=started)
     write_lock(lock_file, lock)
     reports = write_reports(run, report_dir or policy.resolve().parent, policy.stem)
     print_table(console, summary_table(run))
     for wf, ph, why in run.skipped:
         console.print(f"[yellow]not measured[/] {wf}/{ph}: {why}")
     for wf, ph, entry in certified:
-        console.print(f"per-item {wf}/{ph}: {escape(describe_per_item(entry))}")
+        console.print(f"per-item {wf}/{ph}: {escape(describe_per_item(entry, wf))}")
+    for note in uncertified:
+        console.print(f"[yellow]per-item not certified[/] {escape(note)}")
     elapsed = (datetime.now(UTC) - started).total_seconds()
     console.print(
         f"lock: {lock_file}\nreport: {', '.join(str(p) for p in reports)}\n"

@@ -55,6 +55,9 @@ def policy_hash(policy: Policy) -> str:
     for wf in data["workflows"].values():
         for phase in wf["phases"].values():
             phase["feeds"] = sorted(set(phase["feeds"]))
+            per_item = (phase.get("route") or {}).get("per_item") or {}
+            if per_item.get("certify") == "phase":
+                del per_item["certify"]  # the default: per-item policies keep their earlier hash
     if not data.get("budgets"):
         data.pop("budgets", None)  # a policy without budgets keeps the hash it always had
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()

@@ -186,6 +186,7 @@ class _Linter:
                     "remove on_unavailable: degrade (audit phases fail loudly)",
                 )
         self.check_cycles(wf_name, wf)
+        self.check_pool(wf_name, wf)
 
     def check_route(self, base: tuple[str, ...], ph: PhaseConfig, tiers: Tiers) -> None:
         route = ph.route
@@ -266,6 +267,44 @@ class _Linter:
                 "per-item routing cannot be combined with a hand-chosen tier or model",
                 "keep either route.per_item or route.tier/model with a justification",
             )
+
+    def check_pool(self, wf_name: str, wf: WorkflowConfig) -> None:
+        """The phases with ``per_item.certify: workflow`` share one certificate: one ε, one δ,
+        and one kind of loss (recall on positives does not pool with a mean over all calls)."""
+        members = [
+            (name, ph, ph.route.per_item)
+            for name, ph in wf.phases.items()
+            if ph.route is not None
+            and ph.route.per_item is not None
+            and ph.route.per_item.certify == "workflow"
+        ]
+        if len(members) < 2:
+            return
+        first, _, shared = members[0]
+        for name, _, settings in members[1:]:
+            where = ("workflows", wf_name, "phases", name, "route", "per_item")
+            for key, symbol in (("max_loss", "ε"), ("delta", "δ")):
+                mine, theirs = getattr(settings, key), getattr(shared, key)
+                if mine != theirs:
+                    self.error(
+                        (*where, key),
+                        f"phase {name!r} is certified with workflow {wf_name!r}'s pool, whose "
+                        f"{symbol} is {theirs:g} (set by phase {first!r}), not {mine:g}: one pool "
+                        f"has one {symbol}",
+                        f"set {key}: {theirs:g} here (or in every phase of the pool), or "
+                        "certify: phase to certify this phase on its own",
+                    )
+        recall = [name for name, ph, _ in members if ph.quality.metric == "recall"]
+        if recall and len(recall) < len(members):
+            others = ", ".join(name for name, _, _ in members if name not in recall)
+            for name in recall:
+                self.error(
+                    ("workflows", wf_name, "phases", name, "route", "per_item", "certify"),
+                    f"phase {name!r} measures its loss as recall on positives, but the pool of "
+                    f"workflow {wf_name!r} also holds {others}, measured on all their items: a "
+                    "pool's loss is one mean over its calls",
+                    "certify: phase here, or pool only phases measured on recall",
+                )
 
     def check_budgets(self) -> None:
         p = self.policy

@@ -105,9 +105,23 @@ class PhaseLock(_Lock):
     summary: str
 
 
+class PerItemPool(_Lock):
+    """What identifies the pool a phase was certified with (``per_item.certify: workflow``):
+    the threshold was certified on the pooled certification items of these phases."""
+
+    phases: tuple[str, ...] = Field(min_length=2)  # the pool's phases, in policy order
+    certification_items: int = Field(ge=0)  # pooled certification items of all its phases
+    measurement_sha256: str  # over every member's measurement hash, ε and δ (`pool_hash`)
+    # This phase's own certification items at the shared threshold: figures, not guaranteed.
+    phase_loss: float
+    phase_cheap_share: float
+
+
 class PerItemLock(_Lock):
     """A certified per-item threshold for one phase (`phaseroute.routing`), with its predictor
-    as plain JSON (hashed n-gram coefficients, never a pickle)."""
+    as plain JSON (hashed n-gram coefficients, never a pickle). In a pool, the threshold and
+    the figures ``loss``, ``p_value`` and ``cheap_share`` are the pool's; the predictor, the
+    item counts and the dataset are the phase's own."""
 
     max_loss: float
     delta: float
@@ -126,6 +140,7 @@ class PerItemLock(_Lock):
     method: str
     predictor_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     predictor: dict[str, Any]
+    pool: PerItemPool | None = None  # None: the phase was certified on its own
 
 
 class LockFile(_Lock):
@@ -235,7 +250,7 @@ def relative_to(path: Path, base: Path) -> str:
 def _rounded(value: object, key: str = "") -> object:
     """Round to 6 decimals for a readable diff; interval ends round outward, never inward.
     A per-item predictor is kept exact: its hash is over its coefficients as they are."""
-    if key == "predictor":
+    if key in ("predictor", SHARED_WEIGHTS):
         return value
     if isinstance(value, float):
         if math.isfinite(value) and key == "lower":
@@ -250,9 +265,75 @@ def _rounded(value: object, key: str = "") -> object:
     return value
 
 
+SHARED_WEIGHTS = "per_item_weights"
+_REFERENCE = "sha256:"
+
+
+def _weights_by_reference(predictor: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    """The predictor with each candidate's n-gram weights moved to ``shared`` (keyed by the
+    SHA-256 of their JSON) and named there by reference. The phases of a pool share their
+    logistic models: stored once, not once per phase (57 MMLU subjects: 3 MB, not 220 MB)."""
+    candidates = []
+    for c in predictor.get("candidates", []):
+        weights = c.get("weights")
+        if isinstance(weights, dict):
+            text = json.dumps(weights, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            key = hashlib.sha256(text.encode()).hexdigest()
+            shared[key] = weights
+            candidates.append({**c, "weights": _REFERENCE + key})
+        else:
+            candidates.append(c)
+    return {**predictor, "candidates": candidates}
+
+
+def _weights_inline(data: object, file: str) -> object:
+    """The lock's JSON with shared weights put back where they are referenced (the inverse of
+    `_weights_by_reference`); `LockFileError` names a reference that leads nowhere."""
+    if not isinstance(data, dict) or SHARED_WEIGHTS not in data:
+        return data
+    data = dict(data)
+    shared = data.pop(SHARED_WEIGHTS)
+    sections = data.get("per_item")
+    if not isinstance(shared, dict) or not isinstance(sections, dict):
+        return data
+    for wf, phases in sections.items():
+        for name, entry in (phases if isinstance(phases, dict) else {}).items():
+            predictor = entry.get("predictor") if isinstance(entry, dict) else None
+            candidates = predictor.get("candidates") if isinstance(predictor, dict) else None
+            for i, c in enumerate(candidates if isinstance(candidates, list) else []):
+                ref = c.get("weights") if isinstance(c, dict) else None
+                if not isinstance(ref, str):
+                    continue
+                key = ref.removeprefix(_REFERENCE)
+                if not ref.startswith(_REFERENCE) or key not in shared:
+                    where = f"per_item.{wf}.{name}.predictor.candidates[{i}].weights"
+                    raise LockFileError(
+                        [
+                            Problem(
+                                f"names shared weights {ref!r} that {SHARED_WEIGHTS} does not hold",
+                                file=file,
+                                path=where,
+                                fix="re-run `phaseroute measure` to regenerate the lock file",
+                            )
+                        ]
+                    )
+                c["weights"] = shared[key]
+    return data
+
+
 def dump_lock(lock: LockFile) -> str:
     """The lock as stable, diffable JSON: sorted keys, two-space indent, rounded floats."""
-    data = _rounded(lock.model_dump(mode="json"))
+    dumped = lock.model_dump(mode="json")
+    shared: dict[str, Any] = {}
+    for phases in dumped["per_item"].values():
+        for entry in phases.values():
+            if entry["pool"] is None:
+                del entry["pool"]  # a phase's own certificate reads as it always did
+            else:
+                entry["predictor"] = _weights_by_reference(entry["predictor"], shared)
+    if shared:
+        dumped[SHARED_WEIGHTS] = shared
+    data = _rounded(dumped)
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -292,7 +373,7 @@ def read_lock(path: str | Path) -> LockFile:
             ]
         ) from None
     try:
-        return LockFile.model_validate(data)
+        return LockFile.model_validate(_weights_inline(data, file))
     except ValidationError as e:
         problems = [
             Problem(
@@ -380,13 +461,20 @@ def describe(entry: PhaseLock) -> str:
 
 
 class _DatasetCheck:
-    """Re-hashes datasets named by a lock, reading each recorded file at most once."""
+    """Re-hashes datasets named by a lock, reading each recorded file at most once and
+    judging each dataset once (every member of a pool checks every member's)."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self.recorded: dict[Path, dict[str, list[bytes]]] = {}
+        self.judged: dict[DatasetRef, str | None] = {}
 
     def stale(self, ds: DatasetRef) -> str | None:
+        if ds not in self.judged:
+            self.judged[ds] = self._stale(ds)
+        return self.judged[ds]
+
+    def _stale(self, ds: DatasetRef) -> str | None:
         path = Path(ds.path)
         if not path.is_absolute():
             path = self.base / path
@@ -453,34 +541,160 @@ def evidence_from_lock(
 def per_item_hash(policy: Policy, workflow: str, phase: str) -> str:
     """The phase's measurement hash extended with its per-item ε and δ."""
     route = policy.workflows[workflow].phases[phase].route
-    settings = route.per_item.model_dump(mode="json") if route and route.per_item else None
+    settings = (
+        route.per_item.model_dump(mode="json", exclude={"certify"})
+        if route and route.per_item
+        else None
+    )
     data = {"measurement": measurement_hash(policy, workflow, phase), "per_item": settings}
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 
-def describe_per_item(entry: PerItemLock) -> str:
+def per_item_pool(policy: Policy, workflow: str, phase: str) -> tuple[str, ...]:
+    """The phases certified together with ``phase``, in policy order: every phase of the
+    workflow with ``per_item.certify: workflow`` when it is one of them, else the phase."""
+    phases = policy.workflows[workflow].phases
+    route = phases[phase].route
+    if route is None or route.per_item is None or route.per_item.certify != "workflow":
+        return (phase,)
+    return tuple(
+        name
+        for name, ph in phases.items()
+        if ph.route is not None
+        and ph.route.per_item is not None
+        and ph.route.per_item.certify == "workflow"
+    )
+
+
+def pool_hash(policy: Policy, workflow: str, phases: Iterable[str]) -> str:
+    """SHA-256 over the measurement hash of every phase of a pool and the pool's ε and δ
+    (the first phase's: the linter holds them equal)."""
+    members = tuple(phases)
+    route = policy.workflows[workflow].phases[members[0]].route
+    settings = route.per_item if route is not None else None
+    data: dict[str, Any] = {
+        "members": {m: measurement_hash(policy, workflow, m) for m in members},
+        "max_loss": settings.max_loss if settings is not None else None,
+        "delta": settings.delta if settings is not None else None,
+    }
+    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+
+
+def describe_per_item(entry: PerItemLock, workflow: str = "") -> str:
     """The certificate in words, with the figures a reviewer checks."""
+    pool = entry.pool
     head = (
         f"Per-item routing measured {entry.measured_at[:10]} on {entry.dataset.path} "
         f"(sha256 {entry.dataset.sha256[:12]}): predictor {entry.predictor_sha256[:12]} fit on "
-        f"{entry.fit_items} items, threshold tested on {entry.certification_items} others"
+        f"{entry.fit_items} items"
     )
+    if pool is None:
+        head += f", threshold tested on {entry.certification_items} others"
+        scope = "quality loss"
+    else:
+        phases = ", ".join(pool.phases)
+        name = f"workflow {workflow}'s pool" if workflow else "the pool"
+        head += (
+            f" of this phase, one threshold certified for {name} (phases {phases}) on "
+            f"{pool.certification_items} pooled certification items "
+            f"({entry.certification_items} of this phase)"
+        )
+        scope = f"quality loss over the calls of phases {phases} in the calibration mix"
     if entry.threshold is None:
         return f"{head}; nothing certified — {entry.refused or 'no threshold passed'}."
-    return (
-        f"{head}; threshold {entry.threshold:g} certified by {entry.method}: P(quality loss > "
-        f"{_pct(entry.max_loss)} of the top tier) ≤ {entry.delta:g}; on the certification "
-        f"items it sent {_pct(entry.cheap_share)} below the top tier and lost "
-        f"{_pct(entry.loss)} (p = {entry.p_value:.3g})."
+    text = (
+        f"{head}; threshold {entry.threshold:g} certified by {entry.method}: P({scope} > "
+        f"{_pct(entry.max_loss)} of the top tier) ≤ {entry.delta:g}; on the "
+        f"{'pooled ' if pool else ''}certification items it sent {_pct(entry.cheap_share)} "
+        f"below the top tier and lost {_pct(entry.loss)} (p = {entry.p_value:.3g})"
     )
+    if pool is not None:
+        text += (
+            f"; on this phase's own it sent {_pct(pool.phase_cheap_share)} below and lost "
+            f"{_pct(pool.phase_loss)} (the guarantee covers the pool, not one phase)"
+        )
+    return text + "."
+
+
+def _pool_stale(
+    lock: LockFile,
+    policy: Policy,
+    workflow: str,
+    phase: str,
+    entry: PerItemLock,
+    check: _DatasetCheck,
+) -> str | None:
+    """Why the pool ``entry`` was certified with no longer holds for the policy, if it does
+    not: a phase joined or left it, a member's measurement or ε/δ changed, a member's entry
+    is missing or disagrees, or a member's dataset changed."""
+    stored = entry.pool.phases if entry.pool is not None else (phase,)
+    try:
+        current = per_item_pool(policy, workflow, phase)
+    except StopIteration:
+        current = (phase,)
+    when = entry.measured_at[:10]
+    if set(stored) != set(current):
+        if current == (phase,):
+            return (
+                "the phase now certifies on its own, but its certificate is the pool's of "
+                f"phases {', '.join(stored)} (measured on {when})"
+            )
+        joined = ", ".join(p for p in current if p not in stored)
+        left = ", ".join(p for p in stored if p not in current)
+        what = "; ".join(
+            part for part in (joined and f"{joined} joined", left and f"{left} left") if part
+        )
+        return (
+            f"the pool of phases certified together changed since it was measured on {when} "
+            f"({what}; the certificate covers {', '.join(stored)})"
+        )
+    if entry.pool is None:
+        return None
+    entries = lock.per_item.get(workflow, {})
+    for member in stored:
+        other = entries.get(member)
+        if (
+            other is None
+            or other.pool is None
+            or other.pool.measurement_sha256 != entry.pool.measurement_sha256
+            or other.threshold != entry.threshold
+        ):
+            return (
+                f"the lock holds no matching certificate of pool member {member!r} from the "
+                f"same measurement (edited by hand, or measured apart?)"
+            )
+    try:
+        now = pool_hash(policy, workflow, stored)
+    except StopIteration:
+        now = ""
+    if now != entry.pool.measurement_sha256:
+        for member in stored:
+            try:
+                changed = (
+                    per_item_hash(policy, workflow, member) != entries[member].measurement_sha256
+                )
+            except StopIteration:
+                changed = True
+            if changed:
+                return (
+                    f"pool member {member!r}'s quality or per-item settings or the compared "
+                    f"models changed since the pool was measured on {when}"
+                )
+        return f"the pool's settings or compared models changed since it was measured on {when}"
+    for member in stored:
+        why = check.stale(entries[member].dataset)
+        if why is not None:
+            return f"pool member {member!r}: {why}"
+    return None
 
 
 def _per_item_evidence(
     lock: LockFile, loaded: LoadedPolicy, check: _DatasetCheck
 ) -> dict[tuple[str, str], PerItemEvidence]:
-    from phaseroute.routing._predictor import ItemPredictor  # noqa: PLC0415
+    from phaseroute.routing._predictor import ItemPredictor, SharedWeights  # noqa: PLC0415
 
     policy = loaded.policy
+    shared = SharedWeights()  # a pool's predictors share their logistic models
     out: dict[tuple[str, str], PerItemEvidence] = {}
     for wf, phases in sorted(lock.per_item.items()):
         for name, entry in sorted(phases.items()):
@@ -489,7 +703,7 @@ def _per_item_evidence(
             stale: str | None = None
             predictor: ItemPredictor | None = None
             try:
-                predictor = ItemPredictor.from_json(entry.predictor)
+                predictor = ItemPredictor.from_json(entry.predictor, shared)
             except (ValueError, KeyError, TypeError) as e:
                 stale = f"the stored predictor cannot be read ({e}; written by another version?)"
             if predictor is not None and predictor.sha256 != entry.predictor_sha256:
@@ -503,6 +717,7 @@ def _per_item_evidence(
                     "the phase's quality or per-item settings or the compared models changed "
                     f"since it was measured on {entry.measured_at[:10]}"
                 )
+            stale = stale or _pool_stale(lock, policy, wf, name, entry, check)
             stale = stale or check.stale(entry.dataset)
             out[(wf, name)] = PerItemEvidence(
                 max_loss=entry.max_loss,
@@ -510,7 +725,7 @@ def _per_item_evidence(
                 threshold=entry.threshold,
                 predictor=predictor,
                 candidates=entry.candidates,
-                summary=describe_per_item(entry),
+                summary=describe_per_item(entry, wf),
                 stale=stale,
             )
     return out

@@ -68,6 +68,11 @@ CHECKS = """\
   what you actually pay.
 - **Overrides**: `route` needs a `justification`; an `audit` phase routed below the top tier
   without one is an error, with one it is reported as a policy exception.
+- **Per-item routing**: `route.per_item` is allowed on `throughput` phases, and on
+  `missed_risk` phases only with `quality.metric: recall`; never on an `audit` phase, and
+  not together with `route.tier`/`route.model`. The phases of one workflow with
+  `certify: workflow` form one pool: they share one `max_loss` and one `delta`, and a
+  `recall` phase pools only with other `recall` phases.
 - **Audit**: an `audit: true` or `record: true` phase (or `audit.record_all_phases`) needs
   `audit.signing_key` — create one with `phaseroute audit keygen --policy POLICY`, which
   prints the line to add. `on_unavailable: degrade` is not allowed on an audit phase.
@@ -174,7 +179,7 @@ workflows:
         catastrophic_error: throughput
         caught_by: analyst
         route:
-          per_item: {max_loss: 0.05, delta: 0.05}
+          per_item: {max_loss: 0.05, delta: 0.05, certify: workflow}
         quality: {scorer: {type: numeric, tolerance: 0.01, relative: true}}
         escalation:
           validator: {type: json_schema, schema: {type: object, required: [amount]}}
@@ -189,6 +194,8 @@ workflows:
         kind: screening
         catastrophic_error: throughput
         caught_by: analyst
+        route:
+          per_item: {max_loss: 0.05, delta: 0.05, certify: workflow}
         quality: {scorer: {type: regex, pattern: "^(app|branch|phone)$"}}
       summary:
         kind: extraction
@@ -280,6 +287,10 @@ NOTES: dict[str, str] = {
     "(throughput phases; missed_risk only on recall; never audit). `measure` certifies it.",
     "PerItemRoute.max_loss": "ε: the phase may score at most this share below the top tier.",
     "PerItemRoute.delta": "δ: the chance the ε guarantee fails (over the certification draw).",
+    "PerItemRoute.certify": "`phase`: certified on the phase's own items. `workflow`: one "
+    "threshold certified on the pooled items of every phase of the workflow that says "
+    "`workflow` (same ε and δ), each phase keeping its own predictor; the guarantee is then "
+    "over the pool's calls in the measured phase mix (docs/measurement.md).",
     "JsonSchemaValidator.type": "The answer must be JSON valid against a schema.",
     "JsonSchemaValidator.json_schema": "The JSON Schema (written under the key `schema`).",
     "RegexValidator.type": "The answer must match a regular expression.",

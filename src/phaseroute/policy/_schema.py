@@ -195,10 +195,15 @@ class QualityConfig(Strict):
 class PerItemRoute(Strict):
     """Certified per-item routing inside the phase: each call goes to the cheapest model whose
     routing priority (predicted loss per unit of cost saved) clears a threshold certified so
-    that P(the phase's relative quality loss > max_loss) ≤ delta (`phaseroute measure`)."""
+    that P(the phase's relative quality loss > max_loss) ≤ delta (`phaseroute measure`).
+
+    ``certify: workflow`` certifies the phase together with every other phase of its workflow
+    that says so: each keeps its own predictor, one threshold is certified on their pooled
+    items, and the guarantee is over the pool's calls in the measured phase mix."""
 
     max_loss: float = Field(gt=0, lt=1)  # ε: 0.05 = at most 5% below the top tier's score
     delta: float = Field(default=0.05, gt=0, lt=0.5)  # δ: chance the guarantee fails
+    certify: Literal["phase", "workflow"] = "phase"
 
 
 class RouteOverride(Strict):

@@ -11,6 +11,7 @@ from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, words
 from phaseroute.routing._predictor import CandidateModel, ItemPredictor
 
 if TYPE_CHECKING:
+    from phaseroute.routing._calibrate import Calibration, fit_and_certify, fit_window
     from phaseroute.routing._certify import (
         GRID,
         KEEP,
@@ -47,6 +48,9 @@ _LAZY = {
         ("phaseroute.routing._fit", None),
     ),
     "predict_many": ("phaseroute.routing._fit", "priorities"),
+    **dict.fromkeys(
+        ("Calibration", "fit_and_certify", "fit_window"), ("phaseroute.routing._calibrate", None)
+    ),
 }  # fmt: skip
 
 
@@ -62,6 +66,7 @@ __all__ = [
     "GRID",
     "KEEP",
     "SHAPE_FEATURES",
+    "Calibration",
     "CandidateModel",
     "Certificate",
     "FeatureMatrix",
@@ -71,8 +76,10 @@ __all__ = [
     "betting_p_values",
     "certify",
     "feature_matrix",
+    "fit_and_certify",
     "fit_predictor",
     "fit_predictors",
+    "fit_window",
     "items_needed",
     "plug_in_threshold",
     "predict_many",

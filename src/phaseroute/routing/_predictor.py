@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import weakref
 from array import array
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any
 
@@ -27,6 +28,7 @@ from phaseroute.routing._features import SHAPE_FEATURES, HashingSpec, buckets, r
 
 PREDICTOR_FORMAT = "phaseroute-item-predictor/2"
 TABLE_BITS = 20  # up to 2**20 buckets (8 MiB per candidate), weights are held in an array
+_PLACEHOLDER = "\x00weights of candidate "  # where `SharedWeights.digest` splices weights in
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class ItemPredictor:
     def __post_init__(self) -> None:
         if not self.sha256:
             object.__setattr__(self, "sha256", _digest(self.to_json()))
-        object.__setattr__(self, "_table", _weight_table(self.candidates, self.spec.bits))
+        object.__setattr__(self, "_table", _shared_table(self.candidates, self.spec.bits))
 
     def score(self, text: str) -> tuple[float, ...]:
         """Routing priority in (0, 1) per candidate, cheapest first: high when the expected
@@ -101,6 +103,13 @@ class ItemPredictor:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON: the hashing parameters and, per candidate, its non-zero coefficients."""
+        data = self.to_json_without_weights()
+        for c, out in zip(self.candidates, data["candidates"], strict=True):
+            out["weights"] = _weights_json(c)
+        return data
+
+    def to_json_without_weights(self) -> dict[str, Any]:
+        """`to_json` with a placeholder string where each candidate's weights go."""
         return {
             "format": PREDICTOR_FORMAT,
             "hashing": {"bits": self.spec.bits, "bigrams": self.spec.bigrams, "hash": "crc32"},
@@ -116,27 +125,32 @@ class ItemPredictor:
                     "loss": c.loss,
                     "miss": c.miss,
                     "weight": c.weight,
-                    "weights": {str(b): w for b, w in sorted(c.weights.items())},
+                    "weights": f"{_PLACEHOLDER}{j}",
                 }
-                for c in self.candidates
+                for j, c in enumerate(self.candidates)
             ],
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ItemPredictor:
-        """Rebuild a predictor from `to_json` output; ValueError names what is wrong."""
+    def from_json(
+        cls, data: Mapping[str, Any], shared: SharedWeights | None = None
+    ) -> ItemPredictor:
+        """Rebuild a predictor from `to_json` output; ValueError names what is wrong. With
+        ``shared``, weights read before (by the same JSON mapping) are parsed and hashed once
+        and shared: the predictors of a pool share their logistic models."""
         if data.get("format") != PREDICTOR_FORMAT:
             raise ValueError(f"predictor format {data.get('format')!r} is not {PREDICTOR_FORMAT}")
         hashing = data["hashing"]
         if hashing.get("hash") != "crc32" or list(data["shape_features"]) != list(SHAPE_FEATURES):
             raise ValueError("predictor uses features this version does not compute")
         spec = HashingSpec(bits=int(hashing["bits"]), bigrams=bool(hashing["bigrams"]))
+        read = shared or SharedWeights()
         candidates = tuple(
             CandidateModel(
                 model=str(c["model"]),
                 intercept=float(c["intercept"]),
                 shape=tuple(float(x) for x in c["shape"]),
-                weights={int(b): float(w) for b, w in c["weights"].items()},
+                weights=read.weights(c["weights"]),
                 positives=float(c["positives"]),
                 scale=float(c["scale"]),
                 loss=float(c["loss"]),
@@ -150,7 +164,42 @@ class ItemPredictor:
                 raise ValueError(
                     f"{c.model}: {len(c.shape)} shape weights, expected {len(SHAPE_FEATURES)}"
                 )
-        return cls(spec=spec, candidates=candidates, fit_items=int(data["fit_items"]))
+        built = cls(spec=spec, candidates=candidates, fit_items=int(data["fit_items"]), sha256="-")
+        return replace(built, sha256=read.digest(built))
+
+
+class SharedWeights:
+    """N-gram weights parsed from JSON, and their canonical JSON text, remembered by the
+    mapping they were read from, so that predictors sharing one mapping (a pool's, read from
+    one lock file) share one parsed copy and serialise it once for their hashes."""
+
+    def __init__(self) -> None:
+        self._read: dict[int, tuple[Mapping[str, Any], dict[int, float], str]] = {}
+        self._text: dict[int, str] = {}  # id of a parsed mapping -> its canonical JSON
+
+    def weights(self, raw: Mapping[str, Any]) -> dict[int, float]:
+        hit = self._read.get(id(raw))
+        if hit is not None and hit[0] is raw:  # holding `raw` keeps its id from reuse
+            return hit[1]
+        parsed = {int(b): float(w) for b, w in raw.items()}
+        text = _canonical({str(b): w for b, w in sorted(parsed.items())})
+        self._read[id(raw)] = (raw, parsed, text)
+        self._text[id(parsed)] = text
+        return parsed
+
+    def digest(self, predictor: ItemPredictor) -> str:
+        """`ItemPredictor.sha256`, serialising each shared weights mapping only once: the
+        JSON of the rest, with the remembered text spliced in where the weights go."""
+        data = predictor.to_json_without_weights()
+        text = _canonical(data)
+        for j, c in enumerate(predictor.candidates):
+            known = self._text.get(id(c.weights))
+            weights = known if known is not None else _canonical(_weights_json(c))
+            mark = json.dumps(f"{_PLACEHOLDER}{j}")
+            if text.count(mark) != 1:  # a model named like the mark: hash the plain way
+                return _digest(predictor.to_json())
+            text = text.replace(mark, weights)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 class _SparseWeights(dict[int, float]):
@@ -180,6 +229,28 @@ def _weight_table(
     return table
 
 
+# Tables in use, by the identity of the weight mappings they were laid out from: the phases
+# of a pool share their logistic models (one parsed mapping per model, `SharedWeights`), so
+# they share one table too — 57 MMLU subjects hold 2 MiB, not 114. An entry lives as long as
+# a predictor holds its table, and every such predictor holds those very mappings, so an id
+# in a live key cannot have been reused.
+_TABLES: weakref.WeakValueDictionary[tuple[int, ...], array[float]] = weakref.WeakValueDictionary()
+
+
+def _shared_table(
+    candidates: Sequence[CandidateModel], bits: int
+) -> array[float] | tuple[_SparseWeights, ...]:
+    """`_weight_table`, laid out once for candidates whose weights are the same objects."""
+    key = (bits, *(id(c.weights) for c in candidates))
+    table = _TABLES.get(key)
+    if table is None:
+        built = _weight_table(candidates, bits)
+        if not isinstance(built, array):
+            return built
+        _TABLES[key] = table = built
+    return table
+
+
 def _sums(
     tables: Sequence[Sequence[float] | Mapping[int, float]], found: Collection[int]
 ) -> list[float]:
@@ -203,9 +274,16 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+def _canonical(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def _digest(data: Mapping[str, Any]) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()
+
+
+def _weights_json(c: CandidateModel) -> dict[str, float]:
+    return {str(b): w for b, w in sorted(c.weights.items())}
 
 
 def round_trip(predictor: ItemPredictor) -> ItemPredictor:
