@@ -142,6 +142,35 @@ def test_editing_epsilon_makes_the_certificate_stale(measured: Path) -> None:
     assert any("stale" in w for w in decision.warnings)
 
 
+def test_a_window_certifies_the_loss_of_a_batch_of_future_calls(
+    measured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = read_lock(measured.with_name("policy.lock.json")).per_item["wf"]["screen"]
+    assert expected.window is None
+    assert '"window"' not in measured.with_name("policy.lock.json").read_text()
+    data = yaml.safe_load(measured.read_text())
+    _phase(data, "screen")["route"]["per_item"]["window"] = 5000
+    measured.write_text(yaml.safe_dump(data, sort_keys=False))
+    # the window is part of what was certified: the expected-loss certificate goes stale
+    assert any("stale" in w for w in load_plan(measured).decision("wf", "screen").warnings)
+    assert (
+        run(["measure", str(measured), "--outcomes", str(measured.parent / "recorded.jsonl")]) == 0
+    )
+    entry = read_lock(measured.with_name("policy.lock.json")).per_item["wf"]["screen"]
+    assert entry.window == 5000
+    assert "Bernstein" in entry.method
+    assert entry.threshold is not None
+    assert expected.threshold is not None
+    assert entry.threshold >= expected.threshold  # a batch's guarantee is the stricter one
+    assert entry.cheap_share <= expected.cheap_share
+    decision = load_plan(measured).decision("wf", "screen")
+    assert decision.per_item is not None
+    capsys.readouterr()
+    assert run(["explain", str(measured)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "realised over a batch of 5,000 future calls" in out
+
+
 def test_a_hand_edited_predictor_is_not_used(measured: Path) -> None:
     path = measured.with_name("policy.lock.json")
     lock = json.loads(path.read_text())
@@ -192,6 +221,26 @@ def test_missed_risk_on_recall_may_opt_in(tmp_path: Path) -> None:
     _phase(data, "decide")["quality"] = {"metric": "recall", "positive_label": "risk"}
     plan = compile_policy(load_policy(_policy(tmp_path, data)))
     assert any("per-item" in w for w in plan.decision("wf", "decide").warnings)
+
+
+def test_recorded_outcomes_do_not_certify_recall_on_positives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recorded outcomes carry a score per answer, not labels: a certificate from them would
+    be about the mean score, not recall on positives, so measure says so and makes none."""
+    write_recorded(
+        tmp_path / "recorded.jsonl", {"decide": 600}, ["model-s", "model-m", "model-l"], seed=4
+    )
+    data = json.loads(json.dumps(POLICY))
+    del _phase(data, "screen")["route"]
+    _phase(data, "decide")["route"] = {"per_item": {"max_loss": 0.05}}
+    _phase(data, "decide")["quality"] = {"metric": "recall", "positive_label": "risk"}
+    policy = _policy(tmp_path, data)
+    capsys.readouterr()
+    assert run(["measure", str(policy), "--outcomes", str(tmp_path / "recorded.jsonl")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "decide was not certified: its loss is recall on positives" in out
+    assert read_lock(policy.with_name("policy.lock.json")).per_item == {}
 
 
 def test_an_unknown_per_item_key_names_the_path(tmp_path: Path) -> None:
@@ -500,6 +549,8 @@ def test_certify_phase_keeps_the_policy_hash_of_before_pools(tmp_path: Path) -> 
     assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash == old["policy_sha256"]
     _phase(data, "screen")["route"]["per_item"]["certify"] = "phase"
     assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash == old["policy_sha256"]
+    _phase(data, "screen")["route"]["per_item"]["window"] = None  # the default, spelt out
+    assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash == old["policy_sha256"]
     _phase(data, "screen")["route"]["per_item"]["certify"] = "workflow"
     assert compile_policy(load_policy(_policy(tmp_path, data))).policy_hash != old["policy_sha256"]
 
@@ -509,6 +560,7 @@ def test_certify_phase_keeps_the_policy_hash_of_before_pools(tmp_path: Path) -> 
     [
         ("triage", {"max_loss": 0.1}, "triage.route.per_item.max_loss", "one pool has one ε"),
         ("triage", {"delta": 0.1}, "triage.route.per_item.delta", "one pool has one δ"),
+        ("triage", {"window": 500}, "triage.route.per_item.window", "one pool has one window"),
         ("interpret", {}, "interpret.route.per_item", "never allowed for an audit phase"),
     ],
 )

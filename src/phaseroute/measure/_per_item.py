@@ -34,6 +34,10 @@ METHOD = (
     "p-value with bets sized for the certification items, on the relative quality loss "
     "(Angelopoulos et al. 2021; Waudby-Smith & Ramdas 2023)"
 )
+WINDOW_METHOD = (
+    "; for a batch of future calls, δ split between that test (of E[X + κX²] ≤ −c) and "
+    "Bernstein's inequality on the batch"
+)
 
 
 def _opted_in(task: PhaseTask, loaded: LoadedPolicy) -> bool:
@@ -85,6 +89,7 @@ def certify_pool(
         delta=settings.delta,
         seed=seed,
         spec=spec,
+        window=settings.window,
     )
     cert = fitted.certificate
     members = tuple(t.phase for t in tasks)
@@ -123,10 +128,11 @@ def certify_pool(
                 refused=cert.refused
                 if cert.refused is not None or cert.certified
                 else "no threshold below the top tier passed the test",
-                method=METHOD,
+                method=METHOD if settings.window is None else METHOD + WINDOW_METHOD,
                 predictor_sha256=predictor.sha256,
                 predictor=predictor.to_json(),
                 pool=pool,
+                window=settings.window,
             )
         )
     return out
@@ -160,6 +166,15 @@ def add_per_item(
                 f"{workflow}: the per-item pool of {', '.join(members)} was not certified: "
                 f"{', '.join(missing)} not replayed in this run — measure the pool's phases "
                 f"together (--workflow {workflow}, with outcomes for each)"
+            )
+            continue
+        phases = loaded.policy.workflows[workflow].phases
+        recall = [m for m in members if phases[m].quality.metric == "recall"]
+        if recall:
+            notes.append(
+                f"{workflow}: the per-item routing of {', '.join(recall)} was not certified: its "
+                "loss is recall on positives, and recorded outcomes carry one score per answer, "
+                "not labels — nothing certifies it yet (its phase routing stands)"
             )
             continue
         pool_tasks = [replayed[(workflow, m)] for m in members]

@@ -58,6 +58,8 @@ def policy_hash(policy: Policy) -> str:
             per_item = (phase.get("route") or {}).get("per_item") or {}
             if per_item.get("certify") == "phase":
                 del per_item["certify"]  # the default: per-item policies keep their earlier hash
+            if per_item and per_item.get("window") is None:
+                per_item.pop("window", None)  # likewise
     if not data.get("budgets"):
         data.pop("budgets", None)  # a policy without budgets keeps the hash it always had
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()

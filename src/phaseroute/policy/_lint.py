@@ -270,7 +270,8 @@ class _Linter:
 
     def check_pool(self, wf_name: str, wf: WorkflowConfig) -> None:
         """The phases with ``per_item.certify: workflow`` share one certificate: one ε, one δ,
-        and one kind of loss (recall on positives does not pool with a mean over all calls)."""
+        one window, and one kind of loss (recall on positives does not pool with a mean over
+        all calls)."""
         members = [
             (name, ph, ph.route.per_item)
             for name, ph in wf.phases.items()
@@ -283,15 +284,15 @@ class _Linter:
         first, _, shared = members[0]
         for name, _, settings in members[1:]:
             where = ("workflows", wf_name, "phases", name, "route", "per_item")
-            for key, symbol in (("max_loss", "ε"), ("delta", "δ")):
+            for key, symbol in (("max_loss", "ε"), ("delta", "δ"), ("window", "window")):
                 mine, theirs = getattr(settings, key), getattr(shared, key)
                 if mine != theirs:
                     self.error(
                         (*where, key),
                         f"phase {name!r} is certified with workflow {wf_name!r}'s pool, whose "
-                        f"{symbol} is {theirs:g} (set by phase {first!r}), not {mine:g}: one pool "
-                        f"has one {symbol}",
-                        f"set {key}: {theirs:g} here (or in every phase of the pool), or "
+                        f"{symbol} is {_shown(theirs)} (set by phase {first!r}), not "
+                        f"{_shown(mine)}: one pool has one {symbol}",
+                        f"set {key}: {_shown(theirs)} here (or in every phase of the pool), or "
                         "certify: phase to certify this phase on its own",
                     )
         recall = [name for name, ph, _ in members if ph.quality.metric == "recall"]
@@ -473,3 +474,8 @@ def lint(loaded: LoadedPolicy) -> LintResult:
     if result.errors:
         raise PolicyError(result.errors)
     return result
+
+
+def _shown(value: float | None) -> str:
+    """A per-item setting as the policy spells it."""
+    return "null" if value is None else f"{value:g}"

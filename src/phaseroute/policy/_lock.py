@@ -141,6 +141,7 @@ class PerItemLock(_Lock):
     predictor_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     predictor: dict[str, Any]
     pool: PerItemPool | None = None  # None: the phase was certified on its own
+    window: int | None = None  # certified for the loss realised over this many future calls
 
 
 class LockFile(_Lock):
@@ -327,6 +328,8 @@ def dump_lock(lock: LockFile) -> str:
     shared: dict[str, Any] = {}
     for phases in dumped["per_item"].values():
         for entry in phases.values():
+            if entry["window"] is None:
+                del entry["window"]  # an expected-loss certificate reads as it always did
             if entry["pool"] is None:
                 del entry["pool"]  # a phase's own certificate reads as it always did
             else:
@@ -539,10 +542,10 @@ def evidence_from_lock(
 
 
 def per_item_hash(policy: Policy, workflow: str, phase: str) -> str:
-    """The phase's measurement hash extended with its per-item ε and δ."""
+    """The phase's measurement hash extended with its per-item ε, δ (and window, when set)."""
     route = policy.workflows[workflow].phases[phase].route
     settings = (
-        route.per_item.model_dump(mode="json", exclude={"certify"})
+        route.per_item.model_dump(mode="json", exclude={"certify"}, exclude_none=True)
         if route and route.per_item
         else None
     )
@@ -567,8 +570,8 @@ def per_item_pool(policy: Policy, workflow: str, phase: str) -> tuple[str, ...]:
 
 
 def pool_hash(policy: Policy, workflow: str, phases: Iterable[str]) -> str:
-    """SHA-256 over the measurement hash of every phase of a pool and the pool's ε and δ
-    (the first phase's: the linter holds them equal)."""
+    """SHA-256 over the measurement hash of every phase of a pool and the pool's ε, δ and
+    window (the first phase's: the linter holds them equal)."""
     members = tuple(phases)
     route = policy.workflows[workflow].phases[members[0]].route
     settings = route.per_item if route is not None else None
@@ -577,6 +580,8 @@ def pool_hash(policy: Policy, workflow: str, phases: Iterable[str]) -> str:
         "max_loss": settings.max_loss if settings is not None else None,
         "delta": settings.delta if settings is not None else None,
     }
+    if settings is not None and settings.window is not None:
+        data["window"] = settings.window
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 
@@ -600,6 +605,8 @@ def describe_per_item(entry: PerItemLock, workflow: str = "") -> str:
             f"({entry.certification_items} of this phase)"
         )
         scope = f"quality loss over the calls of phases {phases} in the calibration mix"
+    if entry.window is not None:
+        scope = f"{scope} realised over a batch of {entry.window:,} future calls"
     if entry.threshold is None:
         return f"{head}; nothing certified — {entry.refused or 'no threshold passed'}."
     text = (

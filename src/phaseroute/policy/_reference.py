@@ -71,7 +71,7 @@ CHECKS = """\
 - **Per-item routing**: `route.per_item` is allowed on `throughput` phases, and on
   `missed_risk` phases only with `quality.metric: recall`; never on an `audit` phase, and
   not together with `route.tier`/`route.model`. The phases of one workflow with
-  `certify: workflow` form one pool: they share one `max_loss` and one `delta`, and a
+  `certify: workflow` form one pool: they share one `max_loss`, `delta` and `window`, and a
   `recall` phase pools only with other `recall` phases.
 - **Audit**: an `audit: true` or `record: true` phase (or `audit.record_all_phases`) needs
   `audit.signing_key` — create one with `phaseroute audit keygen --policy POLICY`, which
@@ -179,7 +179,7 @@ workflows:
         catastrophic_error: throughput
         caught_by: analyst
         route:
-          per_item: {max_loss: 0.05, delta: 0.05, certify: workflow}
+          per_item: {max_loss: 0.05, delta: 0.05, certify: workflow, window: 5000}
         quality: {scorer: {type: numeric, tolerance: 0.01, relative: true}}
         escalation:
           validator: {type: json_schema, schema: {type: object, required: [amount]}}
@@ -195,7 +195,7 @@ workflows:
         catastrophic_error: throughput
         caught_by: analyst
         route:
-          per_item: {max_loss: 0.05, delta: 0.05, certify: workflow}
+          per_item: {max_loss: 0.05, delta: 0.05, certify: workflow, window: 5000}
         quality: {scorer: {type: regex, pattern: "^(app|branch|phone)$"}}
       summary:
         kind: extraction
@@ -291,6 +291,9 @@ NOTES: dict[str, str] = {
     "threshold certified on the pooled items of every phase of the workflow that says "
     "`workflow` (same ε and δ), each phase keeping its own predictor; the guarantee is then "
     "over the pool's calls in the measured phase mix (docs/measurement.md).",
+    "PerItemRoute.window": "Certify the loss realised over a batch of this many future calls "
+    "fixed in advance (e.g. a day's volume) instead of the expected loss: P(the batch's "
+    "relative loss > ε) ≤ δ. Holds batch by batch; costs saving (docs/measurement.md).",
     "JsonSchemaValidator.type": "The answer must be JSON valid against a schema.",
     "JsonSchemaValidator.json_schema": "The JSON Schema (written under the key `schema`).",
     "RegexValidator.type": "The answer must match a regular expression.",

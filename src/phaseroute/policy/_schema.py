@@ -199,11 +199,17 @@ class PerItemRoute(Strict):
 
     ``certify: workflow`` certifies the phase together with every other phase of its workflow
     that says so: each keeps its own predictor, one threshold is certified on their pooled
-    items, and the guarantee is over the pool's calls in the measured phase mix."""
+    items, and the guarantee is over the pool's calls in the measured phase mix.
+
+    ``window: N`` makes the guarantee about the loss realised over a batch of N future calls
+    fixed in advance (a day's calls, say), not the expected loss; it costs saving."""
 
     max_loss: float = Field(gt=0, lt=1)  # ε: 0.05 = at most 5% below the top tier's score
     delta: float = Field(default=0.05, gt=0, lt=0.5)  # δ: chance the guarantee fails
     certify: Literal["phase", "workflow"] = "phase"
+    # Certify the loss realised over a batch of this many future calls (e.g. a day's volume)
+    # instead of the expected loss: P(the batch's relative loss > max_loss) ≤ delta. Costlier.
+    window: int | None = Field(default=None, ge=1)
 
 
 class RouteOverride(Strict):
