@@ -20,7 +20,7 @@ from phaseroute.bench import PricingOptions, load_bench_data
 from phaseroute.bench._per_item import featurize_bench, route_per_item
 from phaseroute.cli._app import run
 from phaseroute.costs import CustomPrice
-from phaseroute.errors import LockFileError, PolicyError
+from phaseroute.errors import LockFileError, PolicyError, Problem
 from phaseroute.policy import LockFile, compile_policy, load_plan, load_policy, read_lock
 from phaseroute.runtime import Router
 from phaseroute.testing.fake import MemoryAuditTrail
@@ -69,6 +69,13 @@ def _policy(tmp_path: Path, data: dict[str, Any] | None = None) -> Path:
 
 def _phase(data: dict[str, Any], name: str) -> dict[str, Any]:
     return data["workflows"]["wf"]["phases"][name]  # type: ignore[no-any-return]
+
+
+def _lint_problem(tmp_path: Path, data: dict[str, Any], message: str) -> Problem:
+    """The problem whose message holds ``message`` among those the policy is refused with."""
+    with pytest.raises(PolicyError) as caught:
+        compile_policy(load_policy(_policy(tmp_path, data)))
+    return next(p for p in caught.value.problems if message in p.message)
 
 
 @pytest.fixture
@@ -207,9 +214,7 @@ def test_lint_names_the_path_and_the_fix(
 ) -> None:
     data = json.loads(json.dumps(POLICY))
     _phase(data, phase)["route"] = {"per_item": {"max_loss": 0.05}, **change}
-    with pytest.raises(PolicyError) as caught:
-        compile_policy(load_policy(_policy(tmp_path, data)))
-    problem = next(p for p in caught.value.problems if message in p.message)
+    problem = _lint_problem(tmp_path, data, message)
     assert problem.path == f"workflows.wf.phases.{phase}.route.per_item"
     assert problem.line is not None
     assert problem.fix
@@ -570,9 +575,7 @@ def test_lint_of_a_pool_names_the_path_and_the_fix(
     data = json.loads(json.dumps(POOL))
     settings = {"max_loss": 0.05, "certify": "workflow", **per_item}
     _phase(data, phase)["route"] = {"per_item": settings}
-    with pytest.raises(PolicyError) as caught:
-        compile_policy(load_policy(_policy(tmp_path, data)))
-    problem = next(p for p in caught.value.problems if message in p.message)
+    problem = _lint_problem(tmp_path, data, message)
     assert problem.path == f"workflows.wf.phases.{path}"
     assert problem.line is not None
     assert problem.fix
