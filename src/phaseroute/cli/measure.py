@@ -113,7 +113,8 @@ def measure(
         write_reports,
     )
     from phaseroute.policy import compile_policy, load_policy, lock_path, write_lock
-    from phaseroute.policy._lock import PerItemLock, describe_per_item
+    from phaseroute.policy._lock import PerItemLock
+    from phaseroute.policy._per_item_lock import describe_per_item
     from phaseroute.recorded import read_recorded
 
     if (data is None) == (outcomes is None):

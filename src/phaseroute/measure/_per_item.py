@@ -24,10 +24,8 @@ from phaseroute.policy._lock import (
     PerItemLock,
     PerItemPool,
     compared_models,
-    per_item_hash,
-    per_item_pool,
-    pool_hash,
 )
+from phaseroute.policy._per_item_lock import per_item_hash, per_item_pool, pool_hash
 
 METHOD = (
     "Learn-then-Test, fixed-sequence testing from the most conservative threshold, betting "

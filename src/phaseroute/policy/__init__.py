@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from phaseroute.policy._compiler import compile_policy, plan_summary, policy_hash
+from phaseroute.policy._evidence import evidence_from_lock, load_evidence
 from phaseroute.policy._loader import LoadedPolicy, SourceMap, load_policy, load_policy_text
 from phaseroute.policy._lock import (
     Comparison,
@@ -14,8 +15,6 @@ from phaseroute.policy._lock import (
     LockFile,
     ModelMetric,
     PhaseLock,
-    evidence_from_lock,
-    load_evidence,
     lock_path,
     measurement_hash,
     read_lock,
