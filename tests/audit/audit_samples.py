@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -76,3 +77,14 @@ def insert_old_records(
         )
         prev = own
     return prev
+
+
+def read_acks(path: Path) -> dict[int, str]:
+    """The records a crash-test writer acknowledged (``seq request_id`` per line), by seq."""
+    if not path.exists():
+        return {}
+    acks: dict[int, str] = {}
+    for line in path.read_text().splitlines():
+        seq, request_id = line.split()
+        acks[int(seq)] = request_id
+    return acks

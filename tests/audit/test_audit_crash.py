@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from audit_samples import read_acks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from phaseroute.audit import AuditTrail, ChainStore, generate_key_pair, load_signing_key
@@ -21,16 +22,6 @@ from phaseroute.audit._snapshot import StoredRecord
 
 WRITER = Path(__file__).resolve().parent / "audit_writer.py"
 ROUNDS = 20
-
-
-def _acks(path: Path) -> dict[int, str]:
-    if not path.exists():
-        return {}
-    acks: dict[int, str] = {}
-    for line in path.read_text().splitlines():
-        seq, request_id = line.split()
-        acks[int(seq)] = request_id
-    return acks
 
 
 def _stored(location: Path) -> dict[int, StoredRecord]:
@@ -63,14 +54,14 @@ def test_sigkill_mid_append_never_loses_an_acknowledged_record(tmp_path: Path) -
             ],
         )
         deadline = time.monotonic() + 30
-        while len(_acks(ack_file)) < 3:  # the writer is up and appending
+        while len(read_acks(ack_file)) < 3:  # the writer is up and appending
             assert proc.poll() is None, "the writer exited before it was killed"
             assert time.monotonic() < deadline, "the writer never acknowledged an append"
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.15))
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
-        round_acks = _acks(ack_file)
+        round_acks = read_acks(ack_file)
         assert not set(round_acks) & set(acked), "a sequence number was handed out twice"
         acked.update(round_acks)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from audit_samples import read_acks
 
 from phaseroute.audit import AuditTrail, generate_key_pair, load_signing_key
 
@@ -97,16 +98,6 @@ def server() -> Iterator[_Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _acks(path: Path) -> dict[int, str]:
-    if not path.exists():
-        return {}
-    acks: dict[int, str] = {}
-    for line in path.read_text().splitlines():
-        seq, request_id = line.split()
-        acks[int(seq)] = request_id
-    return acks
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")
 def test_server_crash_never_loses_an_acknowledged_append(server: _Server, tmp_path: Path) -> None:
     # The server's default is synchronous_commit=off: the store must not rely on it.
@@ -128,7 +119,7 @@ def test_server_crash_never_loses_an_acknowledged_append(server: _Server, tmp_pa
             for w, ack in enumerate(ack_files)
         ]
         deadline = time.monotonic() + 60
-        while min(len(_acks(a)) for a in ack_files) < 20:
+        while min(len(read_acks(a)) for a in ack_files) < 20:
             assert all(p.poll() is None for p in procs), "a writer exited before the crash"
             assert time.monotonic() < deadline, "the writers never got going"
             time.sleep(0.01)
@@ -138,7 +129,7 @@ def test_server_crash_never_loses_an_acknowledged_append(server: _Server, tmp_pa
             p.send_signal(signal.SIGKILL)
             p.wait(timeout=10)
         for ack in ack_files:
-            round_acks = _acks(ack)
+            round_acks = read_acks(ack)
             assert not set(round_acks) & set(acked), "a sequence number was handed out twice"
             acked.update(round_acks)
         server.start()  # crash recovery replays the WAL
