@@ -9,6 +9,9 @@ shows up as queueing, not as fewer requests: no coordinated omission). Per rate 
 * ``gateway``  ``phaseroute serve`` routing a phase without an audit record,
 * ``audited``  the same gateway routing an ``audit: true`` phase (record committed before
   the answer is released),
+* ``bare``     a bare Python proxy: uvicorn (httptools, uvloop) with a plain ASGI function
+  that relays the body to the upstream through one aiohttp session and the answer back —
+  no routing, no SDK, no accounting: what any Python gateway on this machine pays at least,
 * ``litellm``  the LiteLLM proxy (``litellm[proxy]``) forwarding to the same upstream,
 
 all speaking OpenAI Chat Completions. "Added" is the gateway's percentile minus the
@@ -159,6 +162,56 @@ class _UpstreamProtocol(asyncio.Protocol):
                 self.transport.write(_SSE_RESPONSE)
             else:
                 self.transport.write(_JSON_RESPONSE)
+
+
+def run_bare_proxy(port: int, upstream: str) -> None:
+    """The ``bare`` target: relay every request to `upstream` and its answer back, streamed
+    chunk by chunk, with nothing else on the path."""
+    import aiohttp
+    import uvicorn
+
+    session: aiohttp.ClientSession | None = None
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal session
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        if session is None:
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        async with session.request(
+            scope["method"],
+            upstream + scope["path"],
+            data=b"".join(chunks),
+            headers={"content-type": JSON},
+        ) as r:
+            kind = r.headers.get("content-type", JSON).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": r.status,
+                    "headers": [(b"content-type", kind)],
+                }
+            )
+            async for chunk in r.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+    )
 
 
 def run_upstream(port: int) -> None:
@@ -474,6 +527,8 @@ def main() -> None:
     from phaseroute.audit import generate_key_pair
 
     generate_key_pair(work / "keys")  # the audited phase's checkpoints are signed
+    bare_port = free_port()
+    bare_argv = [sys.executable, __file__, "--bare-proxy", str(bare_port), base]
     gw_port = free_port()
     gateway_argv = [
         PHASEROUTE, "serve", str(policy), "--auth", "keys",
@@ -486,12 +541,16 @@ def main() -> None:
     results: list[Run] = []
     with (
         process(upstream_argv, f"{base}/v1/models", work / "upstream.log", env) as upstream,
+        process(
+            bare_argv, f"http://127.0.0.1:{bare_port}/v1/models", work / "bare.log", env
+        ) as bare,
         # ready = providers built (the SDKs imported), not merely listening
         process(gateway_argv, f"http://127.0.0.1:{gw_port}/readyz", work / "gw.log", env) as gw,
         _litellm(args.litellm, base, work, env) as litellm,
     ):
         targets = [
             Target("direct", up_port, "gpt-bench", pid=upstream.pid),
+            Target("bare", bare_port, "gpt-bench", pid=bare.pid),
             Target("gateway", gw_port, "bench/fast", auth, gw.pid),
             Target("audited", gw_port, "bench/audited", auth, gw.pid),
         ]
@@ -873,5 +932,7 @@ def _package_of(file: str, function: str) -> str:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--upstream":
         run_upstream(int(sys.argv[2]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--bare-proxy":
+        run_bare_proxy(int(sys.argv[2]), sys.argv[3])
     else:
         main()
