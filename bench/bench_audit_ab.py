@@ -48,6 +48,31 @@ for line in sys.stdin:
     print(time.perf_counter() - t, flush=True)
 """
 
+# The least a Python append that encodes its record can cost: this version's canonical
+# encoding (body, SHA-256, content) and one INSERT+COMMIT of it — no chain, no head.
+_SQLITE_ENCODED = """
+import sqlite3, sys, time
+sys.path.insert(0, sys.argv[2])
+from audit_samples import sample_entry
+from phaseroute.audit._codec import encode_record
+from phaseroute.audit._schema import now_iso
+entries = [sample_entry(i) for i in range(1000)]
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA journal_mode=WAL"); c.execute("PRAGMA synchronous=FULL")
+c.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, body, sha, request, response)")
+print("ready", flush=True)
+i = 0
+for line in sys.stdin:
+    t = time.perf_counter()
+    for _ in range(int(line)):
+        r = encode_record(entries[i % 1000], now_iso()); i += 1
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("INSERT INTO t (body, sha, request, response) VALUES (?, ?, ?, ?)",
+                  (r.body, r.body_sha256, r.request_json, r.response_text))
+        c.execute("COMMIT")
+    print(time.perf_counter() - t, flush=True)
+"""
+
 _PG_FLOOR = """
 import sys, time, psycopg
 url, size = sys.argv[1], int(sys.argv[2])
@@ -170,7 +195,10 @@ def main() -> None:
     versions = {"after": after, "before": args.before}
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         tmp = Path(d)
-        groups = {"floor": [Worker(_SQLITE_FLOOR, [str(tmp / "floor.db"), str(size)], after)]}
+        groups = {
+            "floor": [Worker(_SQLITE_FLOOR, [str(tmp / "floor.db"), str(size)], after)],
+            "encoded": [Worker(_SQLITE_ENCODED, [str(tmp / "encoded.db"), tests], after)],
+        }
         for name, src in versions.items():
             groups[name] = [Worker(_APPEND, [str(tmp / f"{name}.db"), tests], src)]
         _report("SQLite, one writer calling append()", _rounds(groups, args), size)
@@ -222,9 +250,16 @@ def _report(title: str, rates: dict[str, list[float]], size: int) -> None:
         f"{title}; {len(floors)} interleaved rounds; baseline of {size} bytes per row "
         f"(median {statistics.median(floors):.0f}/s, range {min(floors):.0f}–{max(floors):.0f}):"
     )
-    for name, label in (("after", "this version"), ("before", "--before    ")):
+    labels = [
+        ("encoded", "encode + bare commit"),
+        ("after", "this version"),
+        ("before", "--before"),
+    ]
+    for name, label in labels:
+        if name not in rates:
+            continue
         ratios = [r / f for r, f in zip(rates[name], floors, strict=True)]
-        print(f"  {label}   {statistics.median(rates[name]):7.0f}/s  {_quartiles(ratios)}")
+        print(f"  {label:20} {statistics.median(rates[name]):7.0f}/s  {_quartiles(ratios)}")
     paired = [a / b for a, b in zip(rates["after"], rates["before"], strict=True)]
     print(f"  this version ÷ --before, same round: {_quartiles(paired)}")
 
