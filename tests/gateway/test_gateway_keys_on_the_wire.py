@@ -10,7 +10,7 @@ import openai
 import pytest
 from gateway_support import KEY_ENV, UPSTREAM_KEY, Served, serve, write_policy
 
-from phaseroute.gateway import AccessControl
+from phaseroute.gateway import AccessControl, _exchange
 from phaseroute.gateway._keys import IssuedKey, KeyStore
 from phaseroute.policy import load_plan
 from phaseroute.testing import Upstream
@@ -99,3 +99,34 @@ def test_a_spent_budget_is_429_with_retry_after(
         )
     assert int(info.value.response.headers["retry-after"]) > 0
     assert "support/answer" in info.value.message or "answer" in info.value.message
+
+
+def test_only_a_call_under_a_budget_reads_its_body_for_a_cost_estimate(
+    keyed: tuple[Served, IssuedKey, IssuedKey], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Approximating the tokens of a 100 kB body takes tens of milliseconds on the event
+    # loop; a call no budget applies to must not pay it.
+    served, coder, desk = keyed
+    estimated: list[int] = []
+    real = _exchange.approximate_tokens
+
+    def counted(text: str) -> int:
+        estimated.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(_exchange, "approximate_tokens", counted)
+    with anthropic.Anthropic(base_url=served.url, api_key=coder.secret, max_retries=0) as free:
+        free.messages.create(
+            model="coding/execution",
+            max_tokens=5,
+            messages=[{"role": "user", "content": "x " * 5_000}],
+        )
+    assert estimated == []
+    with (
+        openai.OpenAI(base_url=served.openai_url, api_key=desk.secret, max_retries=0) as oai,
+        pytest.raises(openai.RateLimitError),
+    ):
+        oai.chat.completions.create(
+            model="support/answer", messages=[{"role": "user", "content": "x"}]
+        )
+    assert len(estimated) == 1

@@ -182,7 +182,10 @@ class Exchange:
         self.stream = api.wants_stream(body)
         router = self.served.router
         self._check_translatable(routed_request)
-        if gateway.access is not None:
+        # The estimate reads the whole body; only a call held against a budget needs it.
+        if gateway.access is not None and gateway.access.budget_lines(
+            self.caller, target.workflow, target.phase
+        ):
             estimate = router.estimate_cost(
                 target.workflow,
                 target.phase,
