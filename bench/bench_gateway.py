@@ -31,13 +31,14 @@ environment, e.g.::
     python bench/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm \
         --rates 10,100,500,1000 --seconds 5 --profile
 
-    python bench/bench_gateway.py [--rates 100,500] [--modes json] [--workers 2]
+    python bench/bench_gateway.py [--rates 100,500] [--modes json] [--workers 2] [--body-kb 100]
     python bench/bench_gateway.py --components [--postgres postgresql://...]
 
-``--profile`` runs the gateway under cProfile for one extra 500 req/s JSON run and prints
-where its time goes, by package. ``--components`` times the operations components on the
-request path and the CPU per upstream call of the SDK layer (by transport, against a bare
-aiohttp session).
+``--body-kb N`` pads every request with about N kB of earlier conversation, as a coding
+agent's requests carry (the default is one short question). ``--profile`` runs the gateway
+under cProfile for one extra 500 req/s JSON run and prints where its time goes, by package.
+``--components`` times the operations components on the request path and the CPU per
+upstream call of the SDK layer (by transport, against a bare aiohttp session).
 """
 
 from __future__ import annotations
@@ -310,6 +311,7 @@ class Target:
     model: str
     headers: str = ""
     pid: int | None = None  # the serving process: its CPU time per request is reported
+    body_kb: int = 0  # pad the request to about this many kB of conversation (0: one question)
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -353,11 +355,19 @@ class Run:
     client_cpu_ms: float  # the load generator's own CPU time per request sent
 
 
-def _body(model: str, stream: bool) -> bytes:
+def _body(model: str, stream: bool, kb: int = 0) -> bytes:
+    """One question, or with `kb` a long session's history of about `kb` kB before it (a
+    coding agent's requests carry their whole conversation)."""
+    turn = "def area(r):\n    return 3.14159 * r * r  # a line of code from earlier\n" * 20
+    history: list[dict[str, str]] = []
+    while sum(len(m["content"]) for m in history) < kb * 1000:
+        history.append({"role": "user" if len(history) % 2 == 0 else "assistant", "content": turn})
+    if len(history) % 2:
+        history.append({"role": "assistant", "content": "Done."})
     body: dict[str, object] = {
         "model": model,
         "max_tokens": 64,
-        "messages": [{"role": "user", "content": "What is six times seven?"}],
+        "messages": [*history, {"role": "user", "content": "What is six times seven?"}],
     }
     if stream:
         body["stream"] = True
@@ -367,7 +377,7 @@ def _body(model: str, stream: bool) -> bytes:
 
 async def _load(target: Target, rate: int, seconds: float, stream: bool) -> Run:
     client = Client(target.port)
-    body = _body(target.model, stream)
+    body = _body(target.model, stream, target.body_kb)
     total = int(rate * seconds)
     latencies: list[float] = []
     errors: list[str] = []
@@ -508,6 +518,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="gateway worker processes (phaseroute serve)"
     )
+    parser.add_argument(
+        "--body-kb", type=int, default=0, help="pad each request with ~N kB of conversation"
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     modes = [m == "stream" for m in args.modes.split(",")]
@@ -554,9 +567,12 @@ def main() -> None:
             Target("gateway", gw_port, "bench/fast", auth, gw.pid),
             Target("audited", gw_port, "bench/audited", auth, gw.pid),
         ]
+        targets = [replace(t, body_kb=args.body_kb) for t in targets]
         if litellm is not None:
             lite_auth = f"authorization: Bearer {LITELLM_KEY}\r\n"
-            targets.append(Target("litellm", litellm[0], "gpt-bench", lite_auth, litellm[1]))
+            targets.append(
+                Target("litellm", litellm[0], "gpt-bench", lite_auth, litellm[1], args.body_kb)
+            )
         else:
             print("LiteLLM: not run (no --litellm executable)", file=sys.stderr)
         pids = [t.pid for t in targets]

@@ -1,33 +1,35 @@
-"""RFC 8785 (JCS) canonical JSON: the standard library's C encoder where it provably agrees.
+"""RFC 8785 (JCS) canonical JSON: orjson's encoder where it provably agrees.
 
 The `rfc8785` package is the reference but is pure Python (~80 µs for a record). For the
-values records are made of, ``json.dumps(sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)`` writes the same bytes, because on those values the two agree rule by rule:
+values records are made of, ``orjson.dumps(value, option=OPT_SORT_KEYS)`` writes the same
+bytes, because on those values the two agree rule by rule:
 
 - strings: both escape exactly ``"``, ``\\``, ``\\b \\f \\n \\r \\t`` and other controls
   below U+0020 as ``\\u00xx`` (lower-case hex), and write everything else as UTF-8; a lone
-  surrogate cannot be UTF-8 encoded and goes to `rfc8785`, which refuses it;
-- object keys: JCS sorts by UTF-16 code units, `json` by code points; the orders are the same
-  when no key of the object holds a character at or above U+D800 (one code unit per character,
-  equal to its code point). Other objects go to `rfc8785`;
+  surrogate cannot be UTF-8 encoded (orjson refuses it) and goes to `rfc8785`, which refuses
+  it too;
+- object keys: JCS sorts by UTF-16 code units, orjson by UTF-8 bytes (code points); the
+  orders are the same when no key of the object holds a character at or above U+D800 (one
+  code unit per character, equal to its code point). Other objects go to `rfc8785`;
 - integers: the same decimal digits, within JCS's range of ±(2**53 - 1) (outside: `rfc8785`,
   which refuses them);
-- floats: `json` writes ``repr(x)``. JCS (ECMAScript Number::toString) writes the same
-  shortest round-trip digits, and the same text when ``repr`` uses no exponent and the value
-  is not integral. Integral floats below 1e16 are written as the integer (``1.0`` → ``1``,
-  ``-0.0`` → ``0``), which is what JCS writes; anything else (exponents, NaN, infinities)
-  goes to `rfc8785`;
+- floats: both write the shortest digits that round-trip; where ``repr`` uses no exponent and
+  the value is not integral they write the same text. Integral floats below 1e16 are
+  written as the integer (``1.0`` → ``1``, ``-0.0`` → ``0``), which is what JCS writes;
+  anything else (exponents, NaN, infinities) goes to `rfc8785`;
 - ``true``, ``false``, ``null``, lists, tuples and dicts (exact types only; subclasses go to
   `rfc8785`).
 
 A property test holds the fast path to ``rfc8785.dumps`` on every value shape it accepts.
+The standard library's C encoder agrees on the same rules (it was the fast path before);
+orjson writes a 100 kB request several times faster.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import rfc8785
 
 _INT_MIN = -(2**53) + 1
@@ -35,9 +37,7 @@ _INT_MAX = 2**53 - 1
 _FIRST_SURROGATE = "\ud800"
 _AS_IS = frozenset({str, bool, type(None)})
 
-_ENCODE = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-).encode
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 class _NotPlain(Exception):
@@ -53,8 +53,8 @@ def canonical(value: Any) -> bytes:
 def fast_canonical(value: Any) -> bytes | None:
     """The JCS bytes of `value` via the standard library, or None if it needs `rfc8785`."""
     try:
-        return _ENCODE(_plain(value)).encode("utf-8")
-    except (_NotPlain, UnicodeEncodeError):
+        return orjson.dumps(_plain(value), option=_SORTED)
+    except (_NotPlain, orjson.JSONEncodeError):
         return None
 
 
