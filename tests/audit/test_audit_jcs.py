@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import struct
 from typing import Any
 
 import pytest
@@ -94,6 +96,22 @@ def test_record_shaped_values_take_the_fast_path(value: Any) -> None:
     fast = fast_canonical(value)
     assert fast is not None
     assert fast == rfc8785.dumps(value)
+
+
+def test_every_float_the_fast_path_takes_matches_the_rfc() -> None:
+    # The fast path writes floats with orjson's shortest round-trip digits; JCS with
+    # ECMAScript's. Random bit patterns and values across the decimal range it accepts.
+    rng = random.Random(2026)
+    taken = 0
+    for _ in range(20_000):
+        (bits,) = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))
+        spread = rng.uniform(-1, 1) * 10.0 ** rng.randint(-4, 15)
+        for value in (bits, rng.uniform(-1e16, 1e16), spread, round(spread, rng.randint(0, 9))):
+            fast = fast_canonical(value)
+            if fast is not None:
+                taken += 1
+                assert fast == rfc8785.dumps(value), repr(value)
+    assert taken > 50_000
 
 
 @pytest.mark.parametrize(
