@@ -57,7 +57,13 @@ def test_headers_choose_the_phase_and_must_name_one(gateway: Served) -> None:
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [(b"{not json", "not valid JSON"), (b"[1, 2]", "must be a JSON object")],
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        # Python's parser accepts these; JSON (RFC 8259) and the providers do not.
+        (b'{"model": "support/triage", "temperature": NaN, "messages": []}', "NaN"),
+        (b'{"model": "coding/execution", "top_p": -Infinity, "messages": []}', "-Infinity"),
+    ],
 )
 def test_a_body_that_is_not_a_json_object_is_a_400(
     gateway: Served, content: bytes, words: str

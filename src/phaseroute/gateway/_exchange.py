@@ -94,9 +94,14 @@ def _too_large(size: int, limit: int) -> str:
     )
 
 
+def _no_constant(name: str) -> Any:
+    # Python's parser takes NaN and ±Infinity; JSON (RFC 8259) and the providers do not.
+    raise ValueError(f"{name} is not a JSON number; send a finite number")
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except ValueError as e:
         raise RequestError(f"the request body is not valid JSON: {e}") from None
     if not isinstance(body, dict):
