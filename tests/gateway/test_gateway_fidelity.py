@@ -44,6 +44,7 @@ def test_unknown_fields_and_beta_headers_reach_the_upstream_unchanged(
         "metadata": {"user_id": "u-42"},
         "thinking": {"type": "enabled", "budget_tokens": 2048},
         "future_field_2031": {"nested": [1, 2.5, "x", None, True], "unicode": "é✓"},
+        "numbers": [1e-05, 1e300, -0.0, 0.1, 2**63],
         "tools": [
             {
                 "name": "read_file",
@@ -91,6 +92,22 @@ def test_unknown_fields_and_beta_headers_reach_the_upstream_unchanged(
     # the upstream's own body: compact JSON with fields a translation would not invent
     assert b'"service_tier":"standard"' in response.content
     assert response.content.startswith(b'{"id":"msg_')
+
+
+def test_an_integer_beyond_64_bits_reaches_the_upstream_exactly(
+    gateway: Served, upstream: Upstream
+) -> None:
+    body = {
+        "model": "coding/execution",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x"}],
+        "metadata": {"user_id": "u-1", "big": 2**70 + 1},
+    }
+    before = upstream.requests("claude-haiku-test")
+    response = httpx2.post(f"{gateway.url}/v1/messages", json=body, headers={"x-api-key": "k"})
+    assert response.status_code == 200, response.text
+    sent = upstream.received("claude-haiku-test")[before].json_body()
+    assert sent["metadata"]["big"] == 2**70 + 1
 
 
 def test_sse_events_come_back_as_the_upstream_sent_them(gateway: Served) -> None:

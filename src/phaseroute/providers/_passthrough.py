@@ -1,8 +1,12 @@
 """Native passthrough through the official SDKs: the client's body out, the upstream's bytes back.
 
 Both SDKs are used as their authors document for raw access: ``client.post(path,
-cast_to=httpx.Response, body=..., options={"headers": ...})`` sends the body as given (only
-`model` replaced), with the SDK's auth, base URL, timeouts and error mapping; a raw
+cast_to=httpx.Response, content=..., options={"headers": ...})`` sends the body as given (only
+`model` replaced) with the SDK's auth, base URL, timeouts and error mapping. The body is
+written by orjson (the SDK's own ``json.dumps`` took ~15% of a 100 kB call), compact and
+UTF-8 like the SDK's, with the same keys in the same order and the same values; only a
+body orjson cannot write as the SDK would (a non-finite float, an integer beyond 64 bits)
+goes to the SDK as ``body=``; a raw
 response is read as bytes, a raw stream is cut into SSE events without changing them. Each
 protocol reads usage, text, stop reason and the served model for accounting (`_Reader`).
 """
@@ -10,12 +14,14 @@ protocol reads usage, text, stop reason and the served model for accounting (`_R
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx2
+import orjson
 
 from phaseroute.errors import InvalidProviderRequest, ProviderError
 from phaseroute.providers._base import (
@@ -35,7 +41,9 @@ _RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}
 
 
 class _RawClient(Protocol):
-    async def post(self, path: str, *, cast_to: Any, body: Any, options: Any) -> Any: ...
+    async def post(
+        self, path: str, *, cast_to: Any, body: Any = None, content: Any = None, options: Any
+    ) -> Any: ...
 
 
 MapError = Callable[..., ProviderError]
@@ -201,6 +209,28 @@ def refuse_untranslatable(
         )
 
 
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in `value` (orjson would write them as null)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        return all(_finite(item) for item in value.values())
+    if kind is list:
+        return all(_finite(item) for item in value)
+    return True
+
+
+def _payload(body: dict[str, Any]) -> dict[str, Any]:
+    """`client.post`'s body arguments: the JSON bytes as `content`, else the dict as `body`."""
+    if _finite(body):
+        try:
+            return {"content": orjson.dumps(body)}
+        except orjson.JSONEncodeError:
+            pass  # e.g. an integer beyond 64 bits: the SDK writes it
+    return {"body": body}
+
+
 def _body(request: CompletionRequest, stream: bool) -> tuple[dict[str, Any], bool]:
     """The upstream body, and whether the client asked for OpenAI's usage chunk."""
     assert request.native is not None
@@ -236,8 +266,8 @@ async def acomplete_native(
         raw: httpx2.Response = await client.post(
             _PATHS[protocol],
             cast_to=httpx2.Response,
-            body=body,
             options={"headers": dict(request.native.headers)},
+            **_payload(body),
         )
         content = raw.content
     except sdk_errors as e:
@@ -281,8 +311,8 @@ async def astream_native(
         raw: httpx2.Response = await client.post(
             _PATHS[protocol],
             cast_to=httpx2.Response,
-            body=body,
             options={"headers": {**request.native.headers, **_RAW_STREAM}},
+            **_payload(body),
         )
     except sdk_errors as e:
         raise map_error(e, provider=provider, model=request.model, in_stream=False) from e
