@@ -10,6 +10,7 @@ import json
 import anthropic
 import httpx2
 import openai
+import pytest
 from conftest import Clients
 from gateway_support import Served
 
@@ -94,20 +95,27 @@ def test_unknown_fields_and_beta_headers_reach_the_upstream_unchanged(
     assert response.content.startswith(b'{"id":"msg_')
 
 
-def test_an_integer_beyond_64_bits_reaches_the_upstream_exactly(
-    gateway: Served, upstream: Upstream
+@pytest.mark.parametrize("odd", [2**70 + 1, "deep"])
+def test_values_orjson_does_not_write_reach_the_upstream_exactly(
+    gateway: Served, upstream: Upstream, odd: object
 ) -> None:
+    # Beyond 64 bits, or deeper than 255 levels, the SDK writes the body itself.
+    if odd == "deep":
+        for _ in range(300):
+            odd = [odd]
     body = {
         "model": "coding/execution",
         "max_tokens": 5,
         "messages": [{"role": "user", "content": "x"}],
-        "metadata": {"user_id": "u-1", "big": 2**70 + 1},
+        "future_field_2031": odd,
     }
     before = upstream.requests("claude-haiku-test")
-    response = httpx2.post(f"{gateway.url}/v1/messages", json=body, headers={"x-api-key": "k"})
+    response = httpx2.post(
+        f"{gateway.url}/v1/messages", content=json.dumps(body), headers={"x-api-key": "k"}
+    )
     assert response.status_code == 200, response.text
     sent = upstream.received("claude-haiku-test")[before].json_body()
-    assert sent["metadata"]["big"] == 2**70 + 1
+    assert sent["future_field_2031"] == odd
 
 
 def test_sse_events_come_back_as_the_upstream_sent_them(gateway: Served) -> None:

@@ -4,11 +4,11 @@ Both SDKs are used as their authors document for raw access: ``client.post(path,
 cast_to=httpx.Response, content=..., options={"headers": ...})`` sends the body as given (only
 `model` replaced) with the SDK's auth, base URL, timeouts and error mapping. The body is
 written by orjson (the SDK's own ``json.dumps`` took ~15% of a 100 kB call), compact and
-UTF-8 like the SDK's, with the same keys in the same order and the same values; only a
-body orjson cannot write as the SDK would (a non-finite float, an integer beyond 64 bits)
-goes to the SDK as ``body=``; a raw
-response is read as bytes, a raw stream is cut into SSE events without changing them. Each
-protocol reads usage, text, stop reason and the served model for accounting (`_Reader`).
+UTF-8 like the SDK's, with the same keys in the same order and the same values; a body
+orjson cannot write as the SDK would (a non-finite float, an integer beyond 64 bits, nesting
+beyond 255 levels) goes to the SDK as ``body=``. A raw response is read as bytes, a raw
+stream is cut into SSE events without changing them. Each protocol reads usage, text, stop
+reason and the served model for accounting (`_Reader`).
 """
 
 from __future__ import annotations
@@ -223,12 +223,11 @@ def _finite(value: Any) -> bool:
 
 def _payload(body: dict[str, Any]) -> dict[str, Any]:
     """`client.post`'s body arguments: the JSON bytes as `content`, else the dict as `body`."""
-    if _finite(body):
-        try:
-            return {"content": orjson.dumps(body)}
-        except orjson.JSONEncodeError:
-            pass  # e.g. an integer beyond 64 bits: the SDK writes it
-    return {"body": body}
+    try:
+        content = orjson.dumps(body)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting beyond 255 levels
+        return {"body": body}
+    return {"content": content} if _finite(body) else {"body": body}
 
 
 def _body(request: CompletionRequest, stream: bool) -> tuple[dict[str, Any], bool]:
