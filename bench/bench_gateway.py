@@ -527,7 +527,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="phaseroute-bench-gateway-"))
     if args.components:
         _components(work, args.postgres)
-        _sdk_costs(work)
+        _sdk_costs(work, args.body_kb)
         shutil.rmtree(work, ignore_errors=True)
         return
     env = {**os.environ, "BENCH_UPSTREAM_KEY": UPSTREAM_KEY, "LITELLM_LOG": "ERROR"}
@@ -826,19 +826,20 @@ def _components(work: Path, postgres: str | None) -> None:
         print(f"| {name} | {us:.1f} | {us / base:.1f} |")
 
 
-def _sdk_costs(work: Path, calls: int = 3000, concurrency: int = 32) -> None:
+def _sdk_costs(work: Path, kb: int, calls: int = 3000, concurrency: int = 32) -> None:
     """CPU time per upstream call of the provider layer alone — the official SDK's raw
-    post, as the gateway's same-protocol passthrough makes it — by transport, against the
-    bench upstream (in a process of its own: its CPU is not counted), interleaved 3 times.
-    The floor: the same request on a bare aiohttp session."""
+    post, as the gateway's same-protocol passthrough makes it — by transport and by how the
+    body is handed over, against the bench upstream (in a process of its own: its CPU is not
+    counted), interleaved 3 times. The floor: the same request on a bare aiohttp session."""
     import aiohttp
     import httpx2
     import openai
+    import orjson
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    body = json.loads(_body("gpt-bench", False))
-    raw = _body("gpt-bench", False)
+    body = json.loads(_body("gpt-bench", False, kb))
+    raw = _body("gpt-bench", False, kb)
 
     async def timed(send: Any) -> float:
         gate = asyncio.Semaphore(concurrency)
@@ -852,15 +853,17 @@ def _sdk_costs(work: Path, calls: int = 3000, concurrency: int = 32) -> None:
         await asyncio.gather(*(one() for _ in range(calls)))
         return (time.process_time() - before) / calls * 1000
 
-    async def sdk(transport: str) -> float:
+    async def sdk(transport: str, as_bytes: bool = True) -> float:
         extra = {"http_client": openai.DefaultAioHttpClient()} if transport == "aiohttp" else {}
         client = openai.AsyncOpenAI(
             api_key=UPSTREAM_KEY, base_url=f"{base}/v1", max_retries=0, **extra
         )
 
         async def send() -> None:
+            # The gateway hands over the body as orjson bytes; `body=` has the SDK write it.
+            given = {"content": orjson.dumps(body)} if as_bytes else {"body": body}
             response = await client.post(
-                "/chat/completions", cast_to=httpx2.Response, body=body, options={"headers": {}}
+                "/chat/completions", cast_to=httpx2.Response, options={"headers": {}}, **given
             )
             _ = response.content
 
@@ -886,12 +889,22 @@ def _sdk_costs(work: Path, calls: int = 3000, concurrency: int = 32) -> None:
     with process(upstream_argv, f"{base}/v1/models", work / "upstream-sdk.log", os.environ):
         for _ in range(3):
             for name, work_item in (
-                ("openai SDK raw post, aiohttp transport (the gateway's)", lambda: sdk("aiohttp")),
+                (
+                    "openai SDK raw post, aiohttp transport, content= bytes (the gateway's)",
+                    lambda: sdk("aiohttp"),
+                ),
+                (
+                    "openai SDK raw post, aiohttp transport, body= dict",
+                    lambda: sdk("aiohttp", False),
+                ),
                 ("openai SDK raw post, default httpx2 transport", lambda: sdk("httpx2")),
                 ("bare aiohttp session (floor: no SDK)", bare),
             ):
                 rows.setdefault(name, []).append(run_loop(work_item()))
-    print(f"\n| one upstream call, {concurrency} in flight (median of 3) | CPU ms per call |")
+    size = f"{len(raw) / 1000:.0f} kB body" if kb else "short body"
+    print(
+        f"\n| one upstream call, {size}, {concurrency} in flight (median of 3) | CPU ms per call |"
+    )
     print("|---|---:|")
     for name, values in rows.items():
         print(f"| {name} | {statistics.median(values):.3f} |")
