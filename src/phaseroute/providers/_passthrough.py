@@ -221,6 +221,13 @@ def _finite(value: Any) -> bool:
     return True
 
 
+def _joined(events: list[NativeEvent]) -> NativeEvent:
+    """Consecutive non-terminal events as one: their bytes and their text, in order."""
+    if len(events) == 1:
+        return events[0]
+    return NativeEvent(b"".join(e.data for e in events), False, "".join(e.text for e in events))
+
+
 def _payload(body: dict[str, Any]) -> dict[str, Any]:
     """`client.post`'s body arguments: the JSON bytes as `content`, else the dict as `body`."""
     try:
@@ -321,10 +328,28 @@ async def astream_native(
     splitter = SseSplitter()
     try:
         async for chunk in raw.aiter_bytes():
+            # The events of one chunk go on as one (their bytes and text joined), so a chunk
+            # of many — a busy gateway reads several at once — costs one pass through the
+            # router and one write to the client. Terminal events stay apart: they are held.
+            batch: list[NativeEvent] = []
             for sse in splitter.feed(chunk):
-                event = reader.event(sse)
-                if event is not None:
+                try:
+                    event = reader.event(sse)
+                except Exception:
+                    if batch:
+                        yield _joined(batch)  # what came before the error, as before
+                    raise
+                if event is None:
+                    continue
+                if event.terminal:
+                    if batch:
+                        yield _joined(batch)
+                        batch = []
                     yield event
+                else:
+                    batch.append(event)
+            if batch:
+                yield _joined(batch)
     except sdk_errors as e:
         raise map_error(
             e, provider=provider, model=request.model, in_stream=True, request_id=reader.request_id
