@@ -35,10 +35,12 @@ environment, e.g.::
     python bench/bench_gateway.py --components [--postgres postgresql://...]
 
 ``--body-kb N`` pads every request with about N kB of earlier conversation, as a coding
-agent's requests carry (the default is one short question). ``--profile`` runs the gateway
-under cProfile for one extra 500 req/s JSON run and prints where its time goes, by package.
-``--components`` times the operations components on the request path and the CPU per
-upstream call of the SDK layer (by transport, against a bare aiohttp session).
+agent's requests carry (the default is one short question). ``--stream-deltas N`` makes
+every streamed answer N text deltas long (default 2), written by the upstream at once.
+``--profile`` runs the gateway under cProfile for one extra 500 req/s JSON run and prints
+where its time goes, by package. ``--components`` times the operations components on the
+request path and the CPU per upstream call of the SDK layer (by transport, against a bare
+aiohttp session).
 """
 
 from __future__ import annotations
@@ -110,18 +112,25 @@ _JSON_RESPONSE = (
     + _JSON_BODY
 )
 _DONE = b"data: [DONE]\n\n"
-_SSE_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-request-id: req_bench\r\n"
-    b"transfer-encoding: chunked\r\n\r\n"
-    + _chunk({"role": "assistant", "content": ""})
-    + _chunk({"content": "The answer "})
-    + _chunk({"content": "is 42."})
-    + _chunk({}, finish="stop")
-    + _chunk({}, usage=True)
-    + f"{len(_DONE):x}\r\n".encode()
-    + _DONE
-    + b"\r\n0\r\n\r\n"
-)
+
+
+def _sse_response(deltas: int) -> bytes:
+    """A streamed answer of `deltas` text deltas, written at once (as one read, or a few)."""
+    words = ["The answer ", "is 42."] if deltas == 2 else [f"word{i} " for i in range(deltas)]
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-request-id: req_bench\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+        + _chunk({"role": "assistant", "content": ""})
+        + b"".join(_chunk({"content": word}) for word in words)
+        + _chunk({}, finish="stop")
+        + _chunk({}, usage=True)
+        + f"{len(_DONE):x}\r\n".encode()
+        + _DONE
+        + b"\r\n0\r\n\r\n"
+    )
+
+
+_SSE_RESPONSE = _sse_response(2)
 _MODELS_BODY = b'{"object":"list","data":[{"id":"gpt-bench","object":"model"}]}'
 _MODELS_RESPONSE = (
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
@@ -133,7 +142,8 @@ _MODELS_RESPONSE = (
 class _UpstreamProtocol(asyncio.Protocol):
     """HTTP/1.1 keep-alive, Content-Length bodies; answers each request at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, sse: bytes = _SSE_RESPONSE) -> None:
+        self.sse = sse
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
 
@@ -160,7 +170,7 @@ class _UpstreamProtocol(asyncio.Protocol):
             if head.startswith("GET"):
                 self.transport.write(_MODELS_RESPONSE)
             elif b'"stream": true' in body or b'"stream":true' in body:
-                self.transport.write(_SSE_RESPONSE)
+                self.transport.write(self.sse)
             else:
                 self.transport.write(_JSON_RESPONSE)
 
@@ -215,10 +225,14 @@ def run_bare_proxy(port: int, upstream: str) -> None:
     )
 
 
-def run_upstream(port: int) -> None:
+def run_upstream(port: int, deltas: int = 2) -> None:
+    sse = _sse_response(deltas)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(_UpstreamProtocol, "127.0.0.1", port, backlog=1024)
+        server = await loop.create_server(
+            lambda: _UpstreamProtocol(sse), "127.0.0.1", port, backlog=1024
+        )
         async with server:
             await server.serve_forever()
 
@@ -521,6 +535,9 @@ def main() -> None:
     parser.add_argument(
         "--body-kb", type=int, default=0, help="pad each request with ~N kB of conversation"
     )
+    parser.add_argument(
+        "--stream-deltas", type=int, default=2, help="text deltas in each streamed answer"
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     modes = [m == "stream" for m in args.modes.split(",")]
@@ -534,7 +551,9 @@ def main() -> None:
 
     up_port = free_port()
     base = f"http://127.0.0.1:{up_port}"
-    upstream_argv = [sys.executable, __file__, "--upstream", str(up_port)]
+    upstream_argv = [
+        sys.executable, __file__, "--upstream", str(up_port), str(args.stream_deltas)
+    ]  # fmt: skip
     policy = work / "phaseroute.yaml"
     policy.write_text(BENCH_POLICY.format(base=base, db=(work / "bench.db").as_posix()))
     from phaseroute.audit import generate_key_pair
@@ -959,8 +978,8 @@ def _package_of(file: str, function: str) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--upstream":
-        run_upstream(int(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--upstream":
+        run_upstream(*(int(a) for a in sys.argv[2:]))
     elif len(sys.argv) == 4 and sys.argv[1] == "--bare-proxy":
         run_bare_proxy(int(sys.argv[2]), sys.argv[3])
     else:
